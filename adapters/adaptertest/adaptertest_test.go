@@ -6,7 +6,6 @@ import (
 	"testing"
 )
 
-
 func TestSchemaSetAcceptsValidAndRejectsBrokenObjects(t *testing.T) {
 	objs, err := ParseObjects([]byte(`
 apiVersion: networking.istio.io/v1
