@@ -1,0 +1,295 @@
+// Package policies checks designs, and the objects adapters generate from them, against a
+// catalogue of best-practice rules written in Rego (OPA). The built-in catalogue lives in rego/
+// and is embedded; users add rules with the same METADATA contract from directories.
+//
+// Each rule is one Rego package with a package-scoped METADATA block (title, description and
+// custom: {id, severity, category, remedy, anchors, mesh?}) and a partial set rule "findings"
+// whose elements are objects {msg, path, object?, service?}. The input document is the defaulted
+// design (its JSON form) plus, for every selected mesh, input.meshes.<mesh>.objects.
+package policies
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/trellis-mesh/trellis/adapters"
+	"github.com/trellis-mesh/trellis/spec"
+)
+
+// Options configures an Engine.
+type Options struct {
+	// PolicyDirs are directories (or single .rego files) of user rules added to the built-in
+	// catalogue. Files ending in _test.rego are skipped.
+	PolicyDirs []string
+	// Workers bounds parallel evaluation. Default: GOMAXPROCS.
+	Workers int
+}
+
+// Engine evaluates the rule catalogue. Queries are compiled once; an Engine is safe for
+// concurrent use.
+type Engine struct {
+	rules   []Rule
+	byID    map[string]*Rule
+	queries []ruleQuery
+	workers int
+}
+
+type ruleQuery struct {
+	rule *Rule
+	q    rego.PreparedEvalQuery
+}
+
+// New compiles the built-in catalogue plus the user policies in opts.PolicyDirs. Broken
+// policies (parse or compile errors, missing metadata) yield a *PolicyError naming file:line.
+func New(ctx context.Context, opts Options) (*Engine, error) {
+	srcs, err := builtinSources(false)
+	if err != nil {
+		return nil, err
+	}
+	for _, dir := range opts.PolicyDirs {
+		more, err := dirSources(dir, false)
+		if err != nil {
+			return nil, err
+		}
+		srcs = append(srcs, more...)
+	}
+	builtin := map[string]bool{}
+	for _, s := range srcs {
+		builtin[s.name] = s.builtin
+	}
+	mods, err := parseSources(srcs)
+	if err != nil {
+		return nil, err
+	}
+	compiler := ast.NewCompiler().WithEnablePrintStatements(false)
+	compiler.Compile(mods)
+	if compiler.Failed() {
+		return nil, &PolicyError{Problems: []string{formatRegoErr(compiler.Errors)}}
+	}
+	rules, err := buildCatalogue(mods, builtin)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{rules: rules, byID: map[string]*Rule{}, workers: opts.Workers}
+	if e.workers <= 0 {
+		e.workers = runtime.GOMAXPROCS(0)
+	}
+	for i := range e.rules {
+		r := &e.rules[i]
+		e.byID[r.ID] = r
+		pq, err := rego.New(
+			rego.Query("data."+r.Package+"."+findingsRule),
+			rego.Compiler(compiler),
+		).PrepareForEval(ctx)
+		if err != nil {
+			return nil, &PolicyError{Problems: []string{fmt.Sprintf("%s: preparing rule %s: %s", r.File, r.ID, formatRegoErr(err))}}
+		}
+		e.queries = append(e.queries, ruleQuery{rule: r, q: pq})
+	}
+	return e, nil
+}
+
+// Rules returns the catalogue, sorted by id.
+func (e *Engine) Rules() []Rule { return append([]Rule(nil), e.rules...) }
+
+// Rule returns the catalogue entry with the given id.
+func (e *Engine) Rule(id string) (Rule, bool) {
+	r, ok := e.byID[id]
+	if !ok {
+		return Rule{}, false
+	}
+	return *r, true
+}
+
+// Target is one design to check, with the outputs of the meshes it was translated to.
+type Target struct {
+	// Design is a defaulted, valid design.
+	Design *spec.Design
+	// Meshes maps a mesh name to the adapter's output for Design. Mesh rules run only for the
+	// meshes present.
+	Meshes map[string]*adapters.Output
+}
+
+// Check evaluates every rule against one target and applies suppressions from cfg (which may be
+// nil). Findings are sorted by file, line, rule and path.
+func (e *Engine) Check(ctx context.Context, t Target, cfg *Config) ([]Finding, error) {
+	res, err := e.CheckAll(ctx, []Target{t}, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return res[0], nil
+}
+
+// CheckAll evaluates every rule against every target, in parallel across targets and rules, and
+// returns the findings of each target in the targets' order.
+func (e *Engine) CheckAll(ctx context.Context, targets []Target, cfg *Config) ([][]Finding, error) {
+	inputs := make([]ast.Value, len(targets))
+	if err := e.parallel(ctx, len(targets), func(i int) error {
+		v, err := Input(targets[i].Design, targets[i].Meshes)
+		if err != nil {
+			return err
+		}
+		inputs[i] = v
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	type job struct{ t, q int }
+	var jobs []job
+	for ti, t := range targets {
+		for qi, q := range e.queries {
+			if q.rule.Mesh != "" && t.Meshes[q.rule.Mesh] == nil {
+				continue
+			}
+			jobs = append(jobs, job{ti, qi})
+		}
+	}
+	results := make([][]Finding, len(jobs))
+	if err := e.parallel(ctx, len(jobs), func(i int) error {
+		j := jobs[i]
+		fs, err := e.eval(ctx, e.queries[j.q], inputs[j.t], targets[j.t].Design)
+		results[i] = fs
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	out := make([][]Finding, len(targets))
+	for i, j := range jobs {
+		out[j.t] = append(out[j.t], results[i]...)
+	}
+	for i := range out {
+		applySuppressions(out[i], targets[i].Design, cfg)
+		SortFindings(out[i])
+	}
+	return out, nil
+}
+
+// parallel runs f(0..n-1) on e.workers goroutines and returns the first error.
+func (e *Engine) parallel(ctx context.Context, n int, f func(i int) error) error {
+	if n == 0 {
+		return nil
+	}
+	workers := min(e.workers, n)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		next  int
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				if first != nil || next >= n {
+					mu.Unlock()
+					return
+				}
+				i := next
+				next++
+				mu.Unlock()
+				if err := ctx.Err(); err != nil {
+					mu.Lock()
+					first = err
+					mu.Unlock()
+					return
+				}
+				if err := f(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// Input builds the pre-parsed input document for a design and its mesh outputs: the design's
+// JSON form plus "meshes": {<mesh>: {"objects": [...]}}.
+func Input(d *spec.Design, meshes map[string]*adapters.Output) (ast.Value, error) {
+	if d == nil {
+		return nil, fmt.Errorf("building policy input: no design")
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	if err := enc.Encode(d); err != nil {
+		return nil, fmt.Errorf("building policy input for design %q: %w", d.Metadata.Name, err)
+	}
+	v, err := ast.ValueFromReader(&buf)
+	if err != nil {
+		return nil, fmt.Errorf("building policy input for design %q: %w", d.Metadata.Name, err)
+	}
+	obj, ok := v.(ast.Object)
+	if !ok {
+		return nil, fmt.Errorf("building policy input for design %q: design is not an object", d.Metadata.Name)
+	}
+	if len(meshes) == 0 {
+		return obj, nil
+	}
+	names := make([]string, 0, len(meshes))
+	for n := range meshes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	ms := ast.NewObject()
+	for _, n := range names {
+		out := meshes[n]
+		objs := make([]any, 0)
+		if out != nil {
+			for _, o := range out.Objects {
+				if o != nil {
+					objs = append(objs, o.Object)
+				}
+			}
+		}
+		buf.Reset()
+		if err := enc.Encode(objs); err != nil {
+			return nil, fmt.Errorf("building policy input for mesh %s: %w", n, err)
+		}
+		ov, err := ast.ValueFromReader(&buf)
+		if err != nil {
+			return nil, fmt.Errorf("building policy input for mesh %s: %w", n, err)
+		}
+		ms.Insert(ast.StringTerm(n), ast.NewTerm(ast.NewObject(ast.Item(ast.StringTerm("objects"), ast.NewTerm(ov)))))
+	}
+	obj.Insert(ast.StringTerm("meshes"), ast.NewTerm(ms))
+	return obj, nil
+}
+
+// eval runs one rule against one input and converts its results.
+func (e *Engine) eval(ctx context.Context, rq ruleQuery, input ast.Value, d *spec.Design) ([]Finding, error) {
+	rs, err := rq.q.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return nil, fmt.Errorf("evaluating rule %s (%s) on design %q: %w", rq.rule.ID, rq.rule.File, d.Metadata.Name, err)
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil, nil
+	}
+	set, ok := rs[0].Expressions[0].Value.([]any)
+	if !ok {
+		return nil, fmt.Errorf("rule %s (%s): findings must be a set of objects, got %T", rq.rule.ID, rq.rule.File, rs[0].Expressions[0].Value)
+	}
+	out := make([]Finding, 0, len(set))
+	for _, x := range set {
+		f, err := newFinding(rq.rule, x, d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}

@@ -1,0 +1,75 @@
+# Helpers shared by the built-in rules: lookups over the design computed once per evaluation.
+package trellis.lib
+
+# services maps a service name to the service (names are unique in a valid design).
+services := {s.name: s | some s in input.spec.services}
+
+# externals maps an external service name to the external service.
+externals := {e.name: e | some e in input.spec.externalServices}
+
+# security is the security block, {} when absent.
+security := object.get(input.spec, "security", {})
+
+# access is the list of access rules.
+access := object.get(security, "access", [])
+
+# mtls is the mesh-wide mTLS mode (default strict).
+mtls := object.get(security, "mtls", "strict")
+
+# default_policy is the default authorization action (default allow).
+default_policy := object.get(security, "defaultPolicy", "allow")
+
+# overrides maps a service name to its whole-service mTLS override mode.
+overrides := {o.service: o.mode | some o in object.get(security, "mtlsOverrides", []); object.get(o, "port", 0) == 0}
+
+l7_protocols := {"http", "http2", "grpc"}
+
+# declared holds for a service or external service of the design.
+declared(name) if services[name]
+
+declared(name) if externals[name]
+
+# protocol is the protocol of a service or external service (default http).
+protocol(name) := object.get(services[name], "protocol", "http")
+
+protocol(name) := object.get(externals[name], "protocol", "http") if not services[name]
+
+# is_l7 holds for services speaking http, http2 or grpc.
+is_l7(name) if protocol(name) in l7_protocols
+
+# service_mtls is the mTLS mode a service's whole-service override or the mesh gives it.
+service_mtls(name) := overrides[name]
+
+service_mtls(name) := mtls if not overrides[name]
+
+# route_name is a route's name, or its default "route-<index>".
+route_name(r, j) := object.get(r, "name", sprintf("route-%d", [j]))
+
+# backend_service is a backend's service (default: the traffic policy's service).
+backend_service(b, t) := object.get(b, "service", t.service)
+
+# ns converts a duration string to nanoseconds.
+ns(d) := time.parse_duration_ns(d)
+
+# routes enumerates [traffic index, route index, traffic policy, route].
+routes contains [i, j, t, r] if {
+	some i, t in input.spec.traffic
+	some j, r in t.routes
+}
+
+# annotated enumerates [path, annotations] of every object that may carry annotations.
+annotated contains ["metadata", a] if a := input.metadata.annotations
+
+annotated contains [sprintf("spec.services[%d]", [i]), s.annotations] if some i, s in input.spec.services
+
+annotated contains [sprintf("spec.externalServices[%d]", [i]), s.annotations] if some i, s in input.spec.externalServices
+
+annotated contains [sprintf("spec.traffic[%d]", [i]), t.annotations] if some i, t in input.spec.traffic
+
+annotated contains [sprintf("spec.security.access[%d]", [i]), a.annotations] if some i, a in access
+
+# objects lists a mesh's generated objects.
+objects(mesh) := object.get(object.get(object.get(input, "meshes", {}), mesh, {}), "objects", [])
+
+# ref names a generated object in findings.
+ref(o) := {"kind": o.kind, "name": o.metadata.name, "namespace": object.get(o.metadata, "namespace", "")}
