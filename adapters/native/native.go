@@ -1,0 +1,193 @@
+// Package native translates designs into Envoy xDS v3 resources (go-control-plane types) for the
+// bundled mesh: Trellis's own sidecar (`trellis proxy`) or any Envoy consumes them over ADS.
+//
+// The API has two halves. Build is pure and design-level: it turns one design into the listeners'
+// filter configuration, the "outbound" RouteConfiguration and the outbound clusters every sidecar
+// shares. ForNode specialises those resources for one connected proxy (listener addresses from the
+// node's metadata, the inbound side of its own service, endpoints of the registered instances) and
+// returns a snapshot that passes cache.Snapshot.Consistent. The emitted subset of xDS is fixed by
+// the contract with the proxy (notes/xds-contract.md); everything else in a design is reported as
+// a warning.
+package native
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
+	"github.com/trellis-mesh/trellis/adapters"
+	"github.com/trellis-mesh/trellis/spec"
+)
+
+// Name is the adapter's registered name.
+const Name = "native"
+
+// APIVersion is the apiVersion of the objects Translate renders (they are xDS resources, not
+// Kubernetes objects; the envelope only serves the shared renderer and golden files).
+const APIVersion = "xds.trellis.dev/v3"
+
+// Adapter translates designs to xDS resources for the bundled proxy.
+type Adapter struct{}
+
+var _ adapters.Adapter = (*Adapter)(nil)
+
+func init() { adapters.Register(&Adapter{}) }
+
+// Name returns "native".
+func (*Adapter) Name() string { return Name }
+
+const proxyGap = "the bundled trellis proxy does not implement it yet (an Envoy sidecar does)"
+
+// Capabilities declares how much of every feature the bundled mesh expresses. The xDS emitted is
+// standard, so most rows are native; the notes state what the bundled proxy itself still lacks.
+func (*Adapter) Capabilities() adapters.Capabilities {
+	c := adapters.Capabilities{}
+	for _, f := range adapters.Features {
+		c[f.Feature] = adapters.Capability{Support: adapters.Native}
+	}
+	c[adapters.FeatureHealthCheck] = adapters.Capability{Support: adapters.Partial,
+		Note: "emitted as Cluster.health_checks (http/grpc/tcp); the probe goes through the peer's inbound proxy, and a per-check port is not expressible; " + proxyGap + " if it ignores health_checks"}
+	c[adapters.FeatureExternalServices] = adapters.Capability{Support: adapters.Partial,
+		Note: "TLS origination via STRICT_DNS/LOGICAL_DNS clusters with UpstreamTlsContext; wildcard hosts and TLS passthrough (TCP) are not routed because the bundled proxy's outbound listener is HTTP only"}
+	c[adapters.FeatureMTLSStrict] = adapters.Capability{Support: adapters.Partial,
+		Note: "not enforced yet: the bundled proxy has no mTLS; the caller identity travels in the x-trellis-peer-identity header set by the calling proxy (pre-mTLS stand-in)"}
+	c[adapters.FeatureMTLSPermissive] = adapters.Capability{Support: adapters.Partial,
+		Note: "plaintext is always accepted until the bundled proxy speaks mTLS"}
+	c[adapters.FeatureMTLSDisabled] = adapters.Capability{Support: adapters.Native}
+	c[adapters.FeatureAuthzAllow] = adapters.Capability{Support: adapters.Native,
+		Note: "RBAC on the receiving proxy; principals match the x-trellis-peer-identity header until mTLS exists"}
+	c[adapters.FeatureJWT] = adapters.Capability{Support: adapters.Unsupported,
+		Note: "envoy.filters.http.jwt_authn is outside the xDS subset the bundled proxy consumes"}
+	c[adapters.FeatureMetrics] = adapters.Capability{Support: adapters.Partial,
+		Note: "every bundled proxy always exports Prometheus metrics on its admin /stats; they cannot be turned off per design"}
+	c[adapters.FeatureTracing] = adapters.Capability{Support: adapters.Unsupported,
+		Note: "HttpConnectionManager tracing is outside the xDS subset the bundled proxy consumes"}
+	c[adapters.FeatureTracingSampling] = adapters.Capability{Support: adapters.Unsupported,
+		Note: "HttpConnectionManager tracing is outside the xDS subset the bundled proxy consumes"}
+	c[adapters.FeatureAccessLogs] = adapters.Capability{Support: adapters.Unsupported,
+		Note: "HttpConnectionManager access_log is outside the xDS subset the bundled proxy consumes"}
+	c[adapters.FeatureWasm] = adapters.Capability{Support: adapters.Partial,
+		Note: "emitted as envoy.filters.http.wasm on the inbound listener; the bundled proxy ignores wasm filters for now (an Envoy sidecar runs them)"}
+	return c
+}
+
+// Translate renders the design-level resources as objects: the shared outbound listener, the
+// "outbound" RouteConfiguration, every outbound cluster with its (empty until proxies register)
+// ClusterLoadAssignment, and for each service the inbound listener, route and cluster of a
+// canonical node (contract default addresses, app on 127.0.0.1:<targetPort>). Objects of one
+// service's inbound side are named "inbound|<svc>.<ns>".
+func (a *Adapter) Translate(ctx context.Context, d *spec.Design, opts adapters.Options) (*adapters.Output, []adapters.Warning, error) {
+	res, warns, err := Build(d, opts)
+	if err != nil {
+		return nil, warns, err
+	}
+	if opts.Strict && len(warns) > 0 {
+		return nil, warns, fmt.Errorf("translating design %q for native: %d warning(s) in strict mode, first: %s", d.Metadata.Name, len(warns), warns[0])
+	}
+	labels := map[string]string{adapters.LabelManagedBy: adapters.ManagedByValue, adapters.LabelDesign: d.Metadata.Name}
+	var objs []*unstructured.Unstructured
+	add := func(kind, name string, m proto.Message) error {
+		o, err := render(kind, name, m, labels)
+		if err != nil {
+			return fmt.Errorf("rendering %s %q for native: %w", kind, name, err)
+		}
+		objs = append(objs, o)
+		return nil
+	}
+	keys := res.ServiceKeys()
+	var shared map[resourcev3.Type][]types.Resource
+	if len(keys) == 0 {
+		shared, err = ForNode(res, CanonicalNode(res, ""), nil)
+		if err != nil {
+			return nil, warns, err
+		}
+	}
+	for i, key := range keys {
+		snap, err := ForNode(res, CanonicalNode(res, key), nil)
+		if err != nil {
+			return nil, warns, err
+		}
+		if i == 0 {
+			shared = snap
+		}
+		inbound := "inbound|" + key
+		for _, r := range snap[resourcev3.ListenerType] {
+			if resourceName(r) == ListenerInbound {
+				if err := add("Listener", inbound, r); err != nil {
+					return nil, warns, err
+				}
+			}
+		}
+		for _, r := range snap[resourcev3.RouteType] {
+			if resourceName(r) == RouteInbound {
+				if err := add("RouteConfiguration", inbound, r); err != nil {
+					return nil, warns, err
+				}
+			}
+		}
+		for _, r := range snap[resourcev3.ClusterType] {
+			if resourceName(r) == inbound {
+				if err := add("Cluster", inbound, r); err != nil {
+					return nil, warns, err
+				}
+			}
+		}
+	}
+	kinds := []struct {
+		typ  resourcev3.Type
+		kind string
+	}{
+		{resourcev3.ListenerType, "Listener"}, {resourcev3.RouteType, "RouteConfiguration"},
+		{resourcev3.ClusterType, "Cluster"}, {resourcev3.EndpointType, "ClusterLoadAssignment"},
+	}
+	for _, k := range kinds {
+		for _, r := range shared[k.typ] {
+			name := resourceName(r)
+			if name == ListenerInbound || name == RouteInbound || isInboundCluster(name) {
+				continue
+			}
+			if err := add(k.kind, name, r); err != nil {
+				return nil, warns, err
+			}
+		}
+	}
+	sort.SliceStable(objs, func(i, j int) bool {
+		if objs[i].GetKind() != objs[j].GetKind() {
+			return objs[i].GetKind() < objs[j].GetKind()
+		}
+		return objs[i].GetName() < objs[j].GetName()
+	})
+	return &adapters.Output{Objects: objs}, warns, nil
+}
+
+// Marshaller renders protos with stable proto field names, the form used by golden files.
+var Marshaller = protojson.MarshalOptions{UseProtoNames: true}
+
+func render(kind, name string, m proto.Message, labels map[string]string) (*unstructured.Unstructured, error) {
+	b, err := Marshaller.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var specMap map[string]any
+	if err := json.Unmarshal(b, &specMap); err != nil {
+		return nil, err
+	}
+	lbl := map[string]any{}
+	for k, v := range labels {
+		lbl[k] = v
+	}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": APIVersion,
+		"kind":       kind,
+		"metadata":   map[string]any{"name": name, "labels": lbl},
+		"spec":       specMap,
+	}}, nil
+}
