@@ -22,6 +22,9 @@ type Design struct {
 	Metadata Metadata `json:"metadata"`
 	// Spec holds the desired mesh behaviour. Required (an empty spec is valid but does nothing).
 	Spec DesignSpec `json:"spec"`
+
+	// src is where the design was loaded from (nil when built in code); see Position.
+	src *source `json:"-"`
 }
 
 // Metadata identifies a design.

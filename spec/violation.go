@@ -15,10 +15,13 @@ type Position struct {
 	Column int `json:"column,omitempty"`
 }
 
-// String formats the position as file:line:column.
+// String formats the position as file:line:column (file:line when the column is unknown).
 func (p Position) String() string {
-	if p.Line == 0 {
+	switch {
+	case p.Line == 0:
 		return p.File
+	case p.Column == 0:
+		return fmt.Sprintf("%s:%d", p.File, p.Line)
 	}
 	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
 }
@@ -44,16 +47,18 @@ func (v Violation) String() string {
 		b.WriteString(v.Pos.String())
 		b.WriteString(": ")
 	}
-	b.WriteString(v.Path)
-	b.WriteString(": ")
-	b.WriteString(v.Message)
-	if v.Expected != "" {
-		b.WriteString("; expected ")
-		b.WriteString(v.Expected)
+	if v.Path != "" {
+		b.WriteString(v.Path)
+		b.WriteString(": ")
 	}
-	if v.Hint != "" {
-		b.WriteString("; hint: ")
-		b.WriteString(v.Hint)
+	b.WriteString(v.Message)
+	switch {
+	case v.Expected != "" && v.Hint != "":
+		fmt.Fprintf(&b, " (expected %s; hint: %s)", v.Expected, v.Hint)
+	case v.Expected != "":
+		fmt.Fprintf(&b, " (expected %s)", v.Expected)
+	case v.Hint != "":
+		fmt.Fprintf(&b, " (hint: %s)", v.Hint)
 	}
 	return b.String()
 }
