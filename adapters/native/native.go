@@ -14,7 +14,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -89,13 +88,9 @@ func (a *Adapter) Translate(ctx context.Context, d *spec.Design, opts adapters.O
 	if err != nil {
 		return nil, warns, err
 	}
-	if opts.Strict && len(warns) > 0 {
-		return nil, warns, fmt.Errorf("translating design %q for native: %d warning(s) in strict mode, first: %s", d.Metadata.Name, len(warns), warns[0])
-	}
-	labels := map[string]string{adapters.LabelManagedBy: adapters.ManagedByValue, adapters.LabelDesign: d.Metadata.Name}
 	var objs []*unstructured.Unstructured
 	add := func(kind, name string, m proto.Message) error {
-		o, err := render(kind, name, m, labels)
+		o, err := render(d, kind, name, m)
 		if err != nil {
 			return fmt.Errorf("rendering %s %q for native: %w", kind, name, err)
 		}
@@ -159,35 +154,23 @@ func (a *Adapter) Translate(ctx context.Context, d *spec.Design, opts adapters.O
 			}
 		}
 	}
-	sort.SliceStable(objs, func(i, j int) bool {
-		if objs[i].GetKind() != objs[j].GetKind() {
-			return objs[i].GetKind() < objs[j].GetKind()
-		}
-		return objs[i].GetName() < objs[j].GetName()
-	})
-	return &adapters.Output{Objects: objs}, warns, nil
+	out := &adapters.Output{Objects: objs}
+	out.Sort()
+	return out, warns, nil
 }
 
 // Marshaller renders protos with stable proto field names, the form used by golden files.
 var Marshaller = protojson.MarshalOptions{UseProtoNames: true}
 
-func render(kind, name string, m proto.Message, labels map[string]string) (*unstructured.Unstructured, error) {
+func render(d *spec.Design, kind, name string, m proto.Message) (*unstructured.Unstructured, error) {
 	b, err := Marshaller.Marshal(m)
 	if err != nil {
 		return nil, err
 	}
-	var specMap map[string]any
-	if err := json.Unmarshal(b, &specMap); err != nil {
+	v, err := adapters.Normalize(json.RawMessage(b))
+	if err != nil {
 		return nil, err
 	}
-	lbl := map[string]any{}
-	for k, v := range labels {
-		lbl[k] = v
-	}
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": APIVersion,
-		"kind":       kind,
-		"metadata":   map[string]any{"name": name, "labels": lbl},
-		"spec":       specMap,
-	}}, nil
+	specMap, _ := v.(map[string]any)
+	return adapters.NewObject(APIVersion, kind, "", name, d, specMap), nil
 }
