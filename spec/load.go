@@ -64,6 +64,23 @@ func LoadPaths(paths ...string) ([]*Design, error) {
 		vs = append(vs, fvs...)
 	}
 	vs = append(vs, duplicateDesigns(all)...)
+	order := make(map[string]int, len(files))
+	for i, f := range files {
+		order[f] = i
+	}
+	sort.SliceStable(vs, func(i, j int) bool {
+		a, b := vs[i].Pos, vs[j].Pos
+		if a == nil || b == nil {
+			return false
+		}
+		if a.File != b.File {
+			return order[a.File] < order[b.File]
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
 	if len(vs) > 0 {
 		return nil, &ValidationError{Violations: vs}
 	}

@@ -190,7 +190,7 @@ func (v *validator) service(p string, s *Service) {
 	v.dnsLabel(p+".namespace", s.Namespace, false)
 	v.enum(p+".protocol", string(s.Protocol), protocolNames)
 	v.ports(p+".ports", s.Ports)
-	if s.Identity != "" && !isDNSSubdomain(s.Identity) {
+	if s.Identity != "" && s.Identity != s.Name && !isDNSSubdomain(s.Identity) {
 		v.add(p+".identity", fmt.Sprintf("invalid identity %q", s.Identity), "a Kubernetes service account name (DNS-1123 subdomain)", "")
 	}
 	vnames := map[string]bool{}
