@@ -1,0 +1,51 @@
+package trellis.rules.general_test
+
+import data.trellis.rules
+
+paths(findings) := {f.path | some f in findings}
+
+test_gen001_fires if {
+	d := {"spec": {"services": [{"name": "a"}], "security": {
+		"mtlsOverrides": [{"service": "a", "mode": "strict"}, {"service": "a", "mode": "permissive"}],
+		"requestAuthentication": [{"name": "j1", "issuer": "i"}, {"name": "j2", "issuer": "i"}],
+	}}}
+	paths(rules.gen001.findings) == {"spec.security.mtlsOverrides[1]", "spec.security.requestAuthentication[1]"} with input as d
+}
+
+test_gen001_ok if {
+	d := {"spec": {"services": [{"name": "a"}], "security": {
+		"mtlsOverrides": [{"service": "a", "mode": "strict"}, {"service": "a", "port": 80, "mode": "permissive"}],
+		"requestAuthentication": [{"name": "j1", "issuer": "i"}, {"name": "j2", "issuer": "i", "services": ["a"]}],
+	}}}
+	count(rules.gen001.findings) == 0 with input as d
+}
+
+test_gen002_fires if {
+	d := {
+		"metadata": {"name": "x", "annotations": {"trellis.dev/ignore": "TRF-012\nSEC-004: ok\n"}},
+		"spec": {"services": [{"name": "a", "annotations": {"trellis.dev/ignore": "whatever"}}]},
+	}
+	paths(rules.gen002.findings) == {"metadata.annotations", "spec.services[0].annotations"} with input as d
+}
+
+test_gen002_ok if {
+	d := {"metadata": {"name": "x", "annotations": {"trellis.dev/ignore": "TRF-012: clients set deadlines\n# comment\nSEC-004: ok"}}, "spec": {}}
+	count(rules.gen002.findings) == 0 with input as d
+}
+
+test_gen003_fires if {
+	d := {"spec": {"extensions": [
+		{"name": "a", "source": "oci://r/x:latest", "phase": "authz", "failurePolicy": "fail-open"},
+		{"name": "b", "source": "http://x/y.wasm"},
+		{"name": "c", "source": "oci://r/x"},
+	]}}
+	paths(rules.gen003.findings) == {"spec.extensions[0].failurePolicy", "spec.extensions[0].source", "spec.extensions[1].source", "spec.extensions[2].source"} with input as d
+}
+
+test_gen003_ok if {
+	d := {"spec": {"extensions": [
+		{"name": "a", "source": "oci://r:5000/x:1.2.0", "phase": "stats", "failurePolicy": "fail-open"},
+		{"name": "b", "source": "https://x/y.wasm", "phase": "authz", "failurePolicy": "fail-closed"},
+	]}}
+	count(rules.gen003.findings) == 0 with input as d
+}

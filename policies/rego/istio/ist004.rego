@@ -1,0 +1,33 @@
+# METADATA
+# title: VirtualService routes to a subset no DestinationRule defines
+# description: >-
+#   A destination subset must be defined by a DestinationRule for its host; otherwise Envoy has no
+#   cluster for it and requests fail with 503 (NR/UH).
+# custom:
+#   id: IST-004
+#   severity: error
+#   category: istio
+#   mesh: istio
+#   remedy: Define the version on the service in the design so a subset is generated, or remove it from the route.
+#   anchors: [KIA1107, IST0173]
+package trellis.rules.ist004
+
+import data.trellis.lib
+
+short(h) := split(h, ".")[0]
+
+subsets := {[short(o.spec.host), s.name] |
+	some o in lib.objects("istio")
+	o.kind == "DestinationRule"
+	some s in o.spec.subsets
+}
+
+findings contains f if {
+	some o in lib.objects("istio")
+	o.kind == "VirtualService"
+	some i, h in o.spec.http
+	some j, r in h.route
+	sub := r.destination.subset
+	not subsets[[short(r.destination.host), sub]]
+	f := {"msg": sprintf("subset %q of host %q is not defined by any DestinationRule", [sub, r.destination.host]), "path": sprintf("spec.http[%d].route[%d].destination.subset", [i, j]), "object": lib.ref(o)}
+}

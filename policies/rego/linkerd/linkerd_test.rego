@@ -1,0 +1,37 @@
+package trellis.rules.linkerd_test
+
+import data.trellis.rules
+
+mesh(objs) := {"metadata": {"name": "d"}, "spec": {}, "meshes": {"linkerd": {"objects": objs}}}
+
+server := {"apiVersion": "policy.linkerd.io/v1beta3", "kind": "Server", "metadata": {"name": "api-http", "namespace": "ns"}, "spec": {"port": "http"}}
+
+route(name, path) := {"apiVersion": "policy.linkerd.io/v1beta3", "kind": "HTTPRoute", "metadata": {"name": name, "namespace": "ns"}, "spec": {
+	"parentRefs": [{"group": "policy.linkerd.io", "kind": "Server", "name": "api-http"}],
+	"rules": [{"matches": [{"path": {"type": "PathPrefix", "value": path}}]}],
+}}
+
+authz(kind, name) := {"apiVersion": "policy.linkerd.io/v1alpha1", "kind": "AuthorizationPolicy", "metadata": {"name": concat("-", ["authz", name]), "namespace": "ns"}, "spec": {"targetRef": {"group": "policy.linkerd.io", "kind": kind, "name": name}}}
+
+test_lkd001_fires if {
+	fs := rules.lkd001.findings with input as mesh([server, route("api", "/api"), authz("HTTPRoute", "api")])
+	count(fs) == 1
+	some f in fs
+	f.object.name == "api-http"
+}
+
+test_lkd001_ok if {
+	count(rules.lkd001.findings) == 0 with input as mesh([server, route("api", "/api"), route("probes", "/healthz"), authz("HTTPRoute", "api")])
+	count(rules.lkd001.findings) == 0 with input as mesh([server, authz("Server", "api-http")])
+}
+
+test_lkd002_fires if {
+	count(rules.lkd002.findings) == 1 with input as mesh([server])
+	count(rules.lkd002.findings) == 1 with input as mesh([server, authz("Server", "other")])
+}
+
+test_lkd002_ok if {
+	count(rules.lkd002.findings) == 0 with input as mesh([server, authz("Server", "api-http")])
+	count(rules.lkd002.findings) == 0 with input as mesh([server, route("api", "/api"), authz("HTTPRoute", "api")])
+	count(rules.lkd002.findings) == 0 with input as mesh([server, authz("Namespace", "ns")])
+}

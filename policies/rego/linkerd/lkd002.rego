@@ -1,0 +1,48 @@
+# METADATA
+# title: Server without an AuthorizationPolicy
+# description: >-
+#   A Linkerd Server denies every request that no AuthorizationPolicy (on the Server, one of its
+#   HTTPRoutes or its namespace) authorizes, so a Server without one makes its port unreachable.
+# custom:
+#   id: LKD-002
+#   severity: warning
+#   category: linkerd
+#   mesh: linkerd
+#   remedy: Add access rules for the service in the design, or remove the Server.
+#   anchors: [Kyverno linkerd/require-linkerd-server, Linkerd AuthorizationPolicy]
+package trellis.rules.lkd002
+
+import data.trellis.lib
+
+authorized_servers contains t.name if {
+	some o in lib.objects("linkerd")
+	o.kind == "AuthorizationPolicy"
+	t := o.spec.targetRef
+	t.kind == "Server"
+}
+
+authorized_servers contains p.name if {
+	some o in lib.objects("linkerd")
+	o.kind == "AuthorizationPolicy"
+	o.spec.targetRef.kind in {"HTTPRoute", "GRPCRoute"}
+	some r in lib.objects("linkerd")
+	r.kind == o.spec.targetRef.kind
+	r.metadata.name == o.spec.targetRef.name
+	some p in r.spec.parentRefs
+	p.kind == "Server"
+}
+
+namespace_wide contains ns if {
+	some o in lib.objects("linkerd")
+	o.kind == "AuthorizationPolicy"
+	o.spec.targetRef.kind == "Namespace"
+	ns := object.get(o.metadata, "namespace", "")
+}
+
+findings contains f if {
+	some o in lib.objects("linkerd")
+	o.kind == "Server"
+	not authorized_servers[o.metadata.name]
+	not namespace_wide[object.get(o.metadata, "namespace", "")]
+	f := {"msg": sprintf("no AuthorizationPolicy authorizes Server %q: every request to its port is refused", [o.metadata.name]), "path": "spec", "object": lib.ref(o), "service": object.get(object.get(o.metadata, "labels", {}), "trellis.dev/service", "")}
+}
