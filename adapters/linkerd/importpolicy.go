@@ -1,0 +1,551 @@
+package linkerd
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/trellis-mesh/trellis/adapters"
+	"github.com/trellis-mesh/trellis/spec"
+)
+
+// serverObjects imports Servers: each names a service port (and its protocol); an access policy
+// other than the namespace's default becomes an mTLS override.
+func (im *importer) serverObjects() {
+	for _, o := range im.byKind["policy.linkerd.io/Server"] {
+		ns := o.GetNamespace()
+		sel, _, _ := unstructured.NestedStringMap(o.Object, "spec", "podSelector", "matchLabels")
+		s := im.serverService(ns, o.GetName(), sel)
+		port := toInt32(o.Object["spec"].(map[string]any)["port"])
+		if port == 0 {
+			im.warn(o, adapters.FeatureAuthzAllow, "Server port %v is not a number: the port is not imported", o.Object["spec"].(map[string]any)["port"])
+		}
+		var svcPort int32
+		for _, p := range s.Ports {
+			tp := p.TargetPort
+			if tp == 0 {
+				tp = p.Port
+			}
+			if tp == port {
+				svcPort = p.Port
+			}
+		}
+		if svcPort == 0 && port != 0 {
+			im.addPort(s, spec.Port{Port: port})
+			svcPort = port
+		}
+		proto, _, _ := unstructured.NestedString(o.Object, "spec", "proxyProtocol")
+		switch proto {
+		case "gRPC":
+			s.Protocol = spec.ProtocolGRPC
+		case "HTTP/2":
+			if s.Protocol == "" {
+				s.Protocol = spec.ProtocolHTTP2
+			}
+		case "opaque":
+			s.Protocol = spec.ProtocolTCP
+		}
+		im.servers[ns+"/"+o.GetName()] = &importedServer{obj: o, svc: s.Name, port: svcPort, proto: proto}
+		access, found, _ := unstructured.NestedString(o.Object, "spec", "accessPolicy")
+		if !found {
+			access = "deny"
+		}
+		nsPolicy, ok := im.nsPolicy[ns]
+		if !ok {
+			nsPolicy = "all-unauthenticated"
+		}
+		if access == nsPolicy || access == "deny" {
+			continue
+		}
+		var mode spec.MTLSMode
+		switch access {
+		case "all-authenticated", "cluster-authenticated":
+			mode = spec.MTLSStrict
+		case "all-unauthenticated", "cluster-unauthenticated", "audit":
+			mode = spec.MTLSPermissive
+		}
+		if mode == "" || (nsPolicy == "deny") {
+			continue
+		}
+		sec := im.sec()
+		ov := spec.MTLSOverride{Service: s.Name, Mode: mode}
+		if len(s.Ports) > 1 {
+			ov.Port = svcPort
+		}
+		sec.MTLSOverrides = append(sec.MTLSOverrides, ov)
+	}
+}
+
+// serverService finds the service a Server's pod selector selects.
+func (im *importer) serverService(ns, serverName string, sel map[string]string) *spec.Service {
+	if app, ok := sel[appLabel]; ok {
+		return im.service(ns, app)
+	}
+	for _, k := range im.svcOrder {
+		s := im.svcs[k]
+		if s.Namespace == ns && len(s.Versions) > 0 && equalLabels(podLabels(s), sel) {
+			return s
+		}
+	}
+	name := serverName
+	if i := strings.LastIndex(name, "-"); i > 0 {
+		name = name[:i]
+	}
+	return im.service(ns, name)
+}
+
+func equalLabels(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// authentications indexes MeshTLSAuthentications and NetworkAuthentications.
+func (im *importer) authentications() {
+	for _, o := range im.byKind["policy.linkerd.io/MeshTLSAuthentication"] {
+		ids, _, _ := unstructured.NestedStringSlice(o.Object, "spec", "identities")
+		refs, _, _ := unstructured.NestedSlice(o.Object, "spec", "identityRefs")
+		for _, r := range refs {
+			rm, _ := r.(map[string]any)
+			kind, _ := rm["kind"].(string)
+			name, _ := rm["name"].(string)
+			rns, _ := rm["namespace"].(string)
+			if rns == "" {
+				rns = o.GetNamespace()
+			}
+			switch {
+			case kind == "ServiceAccount" && name != "":
+				ids = append(ids, name+"."+rns+".serviceaccount.identity.linkerd.*")
+			case kind == "ServiceAccount" || kind == "Namespace":
+				ids = append(ids, "*."+rns+".serviceaccount.identity.linkerd.*")
+			default:
+				im.warn(o, adapters.FeatureAuthzAllow, "identityRef of kind %q is not imported", kind)
+			}
+		}
+		im.mtlsAuth[o.GetNamespace()+"/"+o.GetName()] = ids
+	}
+	for _, o := range im.byKind["policy.linkerd.io/NetworkAuthentication"] {
+		nets, _, _ := unstructured.NestedSlice(o.Object, "spec", "networks")
+		var cidrs []string
+		for _, n := range nets {
+			nm, _ := n.(map[string]any)
+			c, _ := nm["cidr"].(string)
+			if _, hasExcept := nm["except"]; hasExcept {
+				c += " (with exceptions)"
+			}
+			cidrs = append(cidrs, c)
+		}
+		im.netAuth[o.GetNamespace()+"/"+o.GetName()] = cidrs
+	}
+}
+
+// importedRule accumulates one access rule from AuthorizationPolicies.
+type importedRule struct {
+	name    string
+	ns      string
+	dest    string
+	sources []spec.Source
+	// ports maps a service port to its conditions; nil conditions admit the whole port.
+	ports map[int32][]spec.AccessCondition
+	whole map[int32]bool
+}
+
+func allNetworks(cidrs []string) bool {
+	v4, v6 := false, false
+	for _, c := range cidrs {
+		v4 = v4 || c == "0.0.0.0/0"
+		v6 = v6 || c == "::/0"
+	}
+	return v4 && (v6 || len(cidrs) == 1)
+}
+
+// authorizations imports AuthorizationPolicies as access rules.
+func (im *importer) authorizations() {
+	rules := map[string]*importedRule{}
+	var order []string
+	for _, o := range im.byKind["policy.linkerd.io/AuthorizationPolicy"] {
+		ns := o.GetNamespace()
+		target, _, _ := unstructured.NestedMap(o.Object, "spec", "targetRef")
+		tkind, _ := target["kind"].(string)
+		tname, _ := target["name"].(string)
+		var srv *importedServer
+		var conds []spec.AccessCondition
+		switch tkind {
+		case "Server":
+			srv = im.servers[ns+"/"+tname]
+		case "HTTPRoute", "GRPCRoute":
+			rt := im.policyRts[ns+"/"+tname]
+			if rt == nil {
+				im.warn(o, adapters.FeatureAuthzConditions, "target %s %q is not among the objects: not imported", tkind, tname)
+				continue
+			}
+			srv = im.routeServer(rt)
+			conds = im.routeConditions(rt)
+		case "Namespace":
+			im.warn(o, adapters.FeatureAuthzAllow, "namespace-wide authorization has no design equivalent (rules name one destination): not imported")
+			continue
+		default:
+			im.warn(o, adapters.FeatureAuthzAllow, "target kind %q is not imported", tkind)
+			continue
+		}
+		if srv == nil {
+			im.warn(o, adapters.FeatureAuthzAllow, "target %s %q does not lead to a Server among the objects: not imported", tkind, tname)
+			continue
+		}
+		refs, _, _ := unstructured.NestedSlice(o.Object, "spec", "requiredAuthenticationRefs")
+		var key, ruleName string
+		var sources []spec.Source
+		for _, r := range refs {
+			rm, _ := r.(map[string]any)
+			kind, _ := rm["kind"].(string)
+			name, _ := rm["name"].(string)
+			rns, _ := rm["namespace"].(string)
+			if rns == "" {
+				rns = ns
+			}
+			switch kind {
+			case "MeshTLSAuthentication":
+				ids, ok := im.mtlsAuth[rns+"/"+name]
+				if !ok {
+					im.warn(o, adapters.FeatureAuthzAllow, "MeshTLSAuthentication %s/%s is not among the objects", rns, name)
+					continue
+				}
+				key, ruleName = rns+"/"+name, name
+				sources = append(sources, im.identitySources(ids)...)
+			case "NetworkAuthentication":
+				cidrs := im.netAuth[rns+"/"+name]
+				if strings.HasSuffix(tname, "-probes") && allNetworks(cidrs) {
+					key = "" // the probe route Linkerd needs once routes attach
+					sources = nil
+					goto next
+				}
+				if !allNetworks(cidrs) {
+					im.warn(o, adapters.FeatureAuthzAllow, "network-based authentication (%s) has no design equivalent: not imported", strings.Join(cidrs, ", "))
+					goto next
+				}
+				if key == "" {
+					ruleName = strings.TrimSuffix(o.GetName(), "-unauthenticated")
+					if p := "-" + im.portName(srv); strings.HasSuffix(ruleName, p) {
+						ruleName = strings.TrimSuffix(ruleName, p)
+					}
+					key = ns + "/" + ruleName
+					sources = append(sources, spec.Source{Service: "*"})
+				}
+			case "ServiceAccount":
+				key, ruleName = ns+"/"+o.GetName(), o.GetName()
+				sources = append(sources, im.identitySources([]string{name + "." + rns + ".serviceaccount.identity.linkerd.*"})...)
+			default:
+				im.warn(o, adapters.FeatureAuthzAllow, "authentication of kind %q is not imported", kind)
+			}
+		}
+		if key == "" {
+			continue
+		}
+		{
+			r, ok := rules[key]
+			if !ok {
+				r = &importedRule{name: ruleName, ns: ns, dest: srv.svc, ports: map[int32][]spec.AccessCondition{}, whole: map[int32]bool{}}
+				rules[key] = r
+				order = append(order, key)
+			}
+			r.sources = mergeSources(r.sources, sources)
+			if conds == nil {
+				r.whole[srv.port] = true
+			} else {
+				r.ports[srv.port] = append(r.ports[srv.port], conds...)
+			}
+		}
+	next:
+	}
+	sort.Strings(order)
+	for _, k := range order {
+		r := rules[k]
+		rule := spec.AccessRule{Name: r.name, Destination: r.dest, Sources: r.sources}
+		s := im.svcs[r.ns+"/"+r.dest]
+		allPorts := s != nil && len(r.whole) == len(s.Ports)
+		if !allPorts || len(r.ports) > 0 {
+			multi := s != nil && len(s.Ports) > 1
+			var wholePorts []int32
+			for p := range r.whole {
+				wholePorts = append(wholePorts, p)
+			}
+			sort.Slice(wholePorts, func(i, j int) bool { return wholePorts[i] < wholePorts[j] })
+			if len(wholePorts) > 0 && multi {
+				rule.When = append(rule.When, spec.AccessCondition{Ports: wholePorts})
+			}
+			var condPorts []int32
+			for p := range r.ports {
+				if !r.whole[p] {
+					condPorts = append(condPorts, p)
+				}
+			}
+			sort.Slice(condPorts, func(i, j int) bool { return condPorts[i] < condPorts[j] })
+			for _, p := range condPorts {
+				for _, c := range r.ports[p] {
+					if multi {
+						c.Ports = []int32{p}
+					}
+					rule.When = append(rule.When, c)
+				}
+			}
+		}
+		sec := im.sec()
+		sec.Access = append(sec.Access, rule)
+	}
+}
+
+// portName returns the name the translator gives a server's port ("http", "http-8080").
+func (im *importer) portName(srv *importedServer) string {
+	name := srv.obj.GetName()
+	if i := strings.Index(name, srv.svc+"-"); i == 0 {
+		return strings.TrimPrefix(name, srv.svc+"-")
+	}
+	return ""
+}
+
+func mergeSources(a, b []spec.Source) []spec.Source {
+	for _, s := range b {
+		dup := false
+		for _, x := range a {
+			if x == s {
+				dup = true
+			}
+		}
+		if !dup {
+			a = append(a, s)
+		}
+	}
+	return a
+}
+
+// routeServer returns the Server a policy route attaches to.
+func (im *importer) routeServer(rt *unstructured.Unstructured) *importedServer {
+	parents, _, _ := unstructured.NestedSlice(rt.Object, "spec", "parentRefs")
+	for _, p := range parents {
+		pm, _ := p.(map[string]any)
+		if k, _ := pm["kind"].(string); k == "Server" {
+			name, _ := pm["name"].(string)
+			return im.servers[rt.GetNamespace()+"/"+name]
+		}
+	}
+	return nil
+}
+
+// routeConditions converts a policy route's matches into access conditions.
+func (im *importer) routeConditions(rt *unstructured.Unstructured) []spec.AccessCondition {
+	grpc := rt.GetKind() == "GRPCRoute"
+	rules, _, _ := unstructured.NestedSlice(rt.Object, "spec", "rules")
+	type group struct {
+		headers map[string]spec.StringMatch
+		methods []string
+		paths   []string
+		n       int
+		singles []spec.AccessCondition
+	}
+	var groups []*group
+	find := func(h map[string]spec.StringMatch) *group {
+		for _, g := range groups {
+			if fmt.Sprint(g.headers) == fmt.Sprint(h) {
+				return g
+			}
+		}
+		g := &group{headers: h}
+		groups = append(groups, g)
+		return g
+	}
+	for _, r := range rules {
+		rm, _ := r.(map[string]any)
+		matches, _ := rm["matches"].([]any)
+		if len(matches) == 0 {
+			return []spec.AccessCondition{{Paths: []string{"*"}}}
+		}
+		for _, m := range matches {
+			mm, _ := m.(map[string]any)
+			g := find(importStringMatches(mm["headers"]))
+			var c spec.AccessCondition
+			if grpc {
+				if method, ok := mm["method"].(map[string]any); ok {
+					svc, _ := method["service"].(string)
+					meth, _ := method["method"].(string)
+					if meth != "" {
+						c.Paths = []string{"/" + svc + "/" + meth}
+					} else if svc != "" {
+						c.Paths = []string{"/" + svc + "/*"}
+					}
+				}
+			} else {
+				if p, ok := mm["path"].(map[string]any); ok {
+					if ap, ok := accessPathBack(p); ok {
+						if ap != "" {
+							c.Paths = []string{ap}
+						}
+					} else {
+						im.warn(rt, adapters.FeatureAuthzConditions, "path regular expression %v cannot be an access-rule path: the condition is widened", p["value"])
+					}
+				}
+				if method, ok := mm["method"].(string); ok {
+					c.Methods = []string{method}
+				}
+			}
+			g.n++
+			g.singles = append(g.singles, c)
+			for _, m := range c.Methods {
+				if !contains(g.methods, m) {
+					g.methods = append(g.methods, m)
+				}
+			}
+			for _, p := range c.Paths {
+				if !contains(g.paths, p) {
+					g.paths = append(g.paths, p)
+				}
+			}
+		}
+	}
+	var out []spec.AccessCondition
+	for _, g := range groups {
+		nm, np := len(g.methods), len(g.paths)
+		if nm == 0 {
+			nm = 1
+		}
+		if np == 0 {
+			np = 1
+		}
+		if nm*np == g.n {
+			out = append(out, spec.AccessCondition{Methods: g.methods, Paths: g.paths, Headers: g.headers})
+			continue
+		}
+		for _, c := range g.singles {
+			c.Headers = g.headers
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	suffixRegex = regexp.MustCompile(`^((?:[^\\.*+?()|\[\]{}^$]|\\.)*)\.\*$`)
+	prefixAny   = regexp.MustCompile(`^\.\*((?:[^\\.*+?()|\[\]{}^$]|\\.)*)$`)
+)
+
+// accessPathBack converts an HTTPPathMatch back to an access-rule path.
+func accessPathBack(p map[string]any) (string, bool) {
+	typ, _ := p["type"].(string)
+	v, _ := p["value"].(string)
+	switch typ {
+	case "Exact":
+		return v, true
+	case "RegularExpression":
+		if m := suffixRegex.FindStringSubmatch(v); m != nil {
+			return unquoteMeta(m[1]) + "*", true
+		}
+		if m := prefixAny.FindStringSubmatch(v); m != nil {
+			return "*" + unquoteMeta(m[1]), true
+		}
+		return "", false
+	default:
+		if v == "/" || v == "" {
+			return "", true
+		}
+		return strings.TrimSuffix(v, "/") + "/*", true
+	}
+}
+
+// identitySources converts Linkerd identities back to design sources.
+func (im *importer) identitySources(ids []string) []spec.Source {
+	var out []spec.Source
+	for _, id := range ids {
+		if id == "*" {
+			out = append(out, spec.Source{Service: "*"})
+			continue
+		}
+		parts := strings.SplitN(id, ".", 3)
+		if len(parts) < 3 || !strings.HasPrefix(parts[2], "serviceaccount.identity.linkerd.") {
+			im.warn(nil, adapters.FeatureAuthzAllow, "identity %q is not a Linkerd service-account identity: not imported", id)
+			continue
+		}
+		sa, ns := parts[0], parts[1]
+		if sa == "*" {
+			out = append(out, spec.Source{Namespace: ns})
+			continue
+		}
+		if s := im.identityService(ns, sa); s != nil {
+			out = append(out, spec.Source{Service: s.Name})
+			continue
+		}
+		src := spec.Source{Identity: sa}
+		if ns != im.namespace {
+			src.Namespace = ns
+		}
+		out = append(out, src)
+	}
+	return out
+}
+
+// identityService finds the service of namespace ns running as service account sa: one whose
+// identity (or name) is sa, or whose name ends sa ("bookinfo-reviews" runs "reviews"), which then
+// records sa as its identity.
+func (im *importer) identityService(ns, sa string) *spec.Service {
+	for _, k := range im.svcOrder {
+		s := im.svcs[k]
+		if s.Namespace != ns {
+			continue
+		}
+		if s.Identity == sa || (s.Identity == "" && s.Name == sa) {
+			return s
+		}
+	}
+	for _, k := range im.svcOrder {
+		s := im.svcs[k]
+		if s.Namespace == ns && s.Identity == "" && strings.HasSuffix(sa, "-"+s.Name) {
+			s.Identity = sa
+			return s
+		}
+	}
+	return nil
+}
+
+// rateLimits imports HTTPLocalRateLimitPolicies targeting Servers.
+func (im *importer) rateLimits() {
+	for _, o := range im.byKind["policy.linkerd.io/HTTPLocalRateLimitPolicy"] {
+		tname, _, _ := unstructured.NestedString(o.Object, "spec", "targetRef", "name")
+		srv := im.servers[o.GetNamespace()+"/"+tname]
+		if srv == nil {
+			im.warn(o, adapters.FeatureRateLimit, "target Server %q is not among the objects: not imported", tname)
+			continue
+		}
+		rps, found, _ := unstructured.NestedInt64(o.Object, "spec", "total", "requestsPerSecond")
+		if !found {
+			im.warn(o, adapters.FeatureRateLimit, "only a total limit maps onto the design: per-identity limits are not imported")
+			continue
+		}
+		if _, ok, _ := unstructured.NestedMap(o.Object, "spec", "identity"); ok {
+			im.warn(o, adapters.FeatureRateLimit, "the per-identity limit has no design field and is not imported")
+		}
+		if _, ok, _ := unstructured.NestedSlice(o.Object, "spec", "overrides"); ok {
+			im.warn(o, adapters.FeatureRateLimit, "per-client overrides have no design field and are not imported")
+		}
+		tp := im.trafficFor(o.GetNamespace(), srv.svc)
+		if tp.Resilience == nil {
+			tp.Resilience = &spec.Resilience{}
+		}
+		tp.Resilience.RateLimit = &spec.RateLimit{RequestsPerSecond: int32(rps)}
+	}
+}

@@ -1,0 +1,178 @@
+package linkerd
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+
+	"github.com/trellis-mesh/trellis/adapters"
+	"github.com/trellis-mesh/trellis/spec"
+)
+
+// serviceProfile emits a legacy ServiceProfile for a traffic policy (Options.ServiceProfiles):
+// routes classify requests (conditions, timeouts, isRetryable), retryBudget caps retries, and
+// dstOverrides splits the whole service. Linkerd ignores HTTPRoutes for a Service that has a
+// ServiceProfile, so none are emitted.
+func (t *translator) serviceProfile(path string, tp *spec.TrafficPolicy, s *spec.Service) {
+	ns := t.svcNamespace(s)
+	var routes []any
+	var budget *spec.RetryBudget
+	var split []any
+	for ri := range tp.Routes {
+		r := &tp.Routes[ri]
+		rp := fmt.Sprintf("%s.routes[%d]", path, ri)
+		t.unsupportedRouteFeatures(rp, r, s)
+		if r.Headers != nil {
+			t.warn(rp+".headers", adapters.FeatureHeaderOps, adapters.SeverityWarning, "ServiceProfiles cannot modify headers: use the default (HTTPRoute) output")
+		}
+		if r.Rewrite != nil {
+			t.warn(rp+".rewrite", adapters.FeatureRewrite, adapters.SeverityWarning, "ServiceProfiles cannot rewrite requests")
+		}
+		route := map[string]any{"name": routeName(ri, r), "condition": t.profileCondition(rp, r)}
+		if !r.Timeout.IsZero() {
+			route["timeout"] = fmtDuration(r.Timeout.Duration)
+		}
+		if rt := r.Retries; rt != nil && rt.Attempts > 0 {
+			route["isRetryable"] = true
+			t.warn(rp+".retries", adapters.FeatureRetries, adapters.SeverityWarning,
+				"ServiceProfile retries are limited by the retry budget, not by %d attempts, and retry responses classified as failures (5xx) only", rt.Attempts)
+			if !rt.PerTryTimeout.IsZero() {
+				t.warn(rp+".retries.perTryTimeout", adapters.FeatureRetryPerTry, adapters.SeverityWarning, "ServiceProfiles have no per-try timeout")
+			}
+			if rt.Backoff != nil {
+				t.warn(rp+".retries.backoff", adapters.FeatureRetryBackoff, adapters.SeverityWarning, "Linkerd has no retry backoff")
+			}
+			if rt.Budget != nil {
+				if budget != nil && *budget != *rt.Budget {
+					t.warn(rp+".retries.budget", adapters.FeatureRetryBudget, adapters.SeverityWarning, "a ServiceProfile has one retry budget per service: the first route's budget applies")
+				} else {
+					budget = rt.Budget
+				}
+			}
+		}
+		if len(r.Match) == 0 {
+			if !t.trivialBackends(r, s) {
+				split = t.dstOverrides(rp, r, s)
+			}
+		} else if !t.trivialBackends(r, s) {
+			t.warn(rp+".backends", adapters.FeatureWeightedSplit, adapters.SeverityWarning,
+				"ServiceProfile dstOverrides split the whole service: the split of matched route %q is lost (use the default HTTPRoute output)", routeName(ri, r))
+		}
+		routes = append(routes, route)
+	}
+	objSpec := map[string]any{}
+	if len(routes) > 0 {
+		objSpec["routes"] = routes
+	}
+	if budget != nil {
+		pct := budget.Percent
+		if pct == 0 {
+			pct = 20
+		}
+		minRetries := budget.MinRetryConcurrency
+		if minRetries == 0 {
+			minRetries = 3
+		}
+		objSpec["retryBudget"] = map[string]any{
+			"retryRatio":          pct / 100,
+			"minRetriesPerSecond": int64(minRetries),
+			"ttl":                 "10s",
+		}
+		t.warn(path+".routes", adapters.FeatureRetryBudget, adapters.SeverityInfo,
+			"retryBudget minRetriesPerSecond is a rate, not a concurrency: %d concurrent retries become %d retries per second over a 10s window", minRetries, minRetries)
+	}
+	if split != nil {
+		objSpec["dstOverrides"] = split
+	}
+	t.newObject(serviceProfileAPI, "ServiceProfile", ns, s.Name+"."+ns+".svc."+clusterDomain, objSpec)
+}
+
+// profileCondition converts a route's matches to a ServiceProfile RequestMatch.
+func (t *translator) profileCondition(rp string, r *spec.Route) map[string]any {
+	if len(r.Match) == 0 {
+		return map[string]any{"pathRegex": ".*"}
+	}
+	var alts []any
+	for mi, m := range r.Match {
+		mp := fmt.Sprintf("%s.match[%d]", rp, mi)
+		var all []any
+		if m.Path != nil {
+			all = append(all, map[string]any{"pathRegex": pathRegex(m.Path)})
+		}
+		if m.Method != "" {
+			all = append(all, map[string]any{"method": m.Method})
+		}
+		if len(m.Headers) > 0 {
+			t.warn(mp+".headers", adapters.FeatureHeaderMatch, adapters.SeverityWarning, "ServiceProfile conditions cannot match headers: the condition is dropped")
+		}
+		if len(m.QueryParams) > 0 {
+			t.warn(mp+".queryParams", adapters.FeatureQueryMatch, adapters.SeverityWarning, "ServiceProfile conditions cannot match query parameters: the condition is dropped")
+		}
+		switch len(all) {
+		case 0:
+			alts = append(alts, map[string]any{"pathRegex": ".*"})
+		case 1:
+			alts = append(alts, all[0])
+		default:
+			alts = append(alts, map[string]any{"all": all})
+		}
+	}
+	if len(alts) == 1 {
+		return alts[0].(map[string]any)
+	}
+	return map[string]any{"any": alts}
+}
+
+// pathRegex converts a path match to a ServiceProfile pathRegex (matched against the whole path).
+func pathRegex(p *spec.PathMatch) string {
+	switch {
+	case p.Exact != "":
+		return regexp.QuoteMeta(p.Exact)
+	case p.Prefix != "":
+		if p.Prefix == "/" {
+			return "/.*"
+		}
+		return regexp.QuoteMeta(p.Prefix) + "(/.*)?"
+	default:
+		return p.Regex
+	}
+}
+
+// dstOverrides converts a catch-all route's backends to ServiceProfile dstOverrides.
+func (t *translator) dstOverrides(rp string, r *spec.Route, s *spec.Service) []any {
+	anyWeight := false
+	for _, b := range r.Backends {
+		if b.Weight != 0 {
+			anyWeight = true
+		}
+	}
+	var out []any
+	for bi, b := range r.Backends {
+		target := s
+		if b.Service != "" && b.Service != s.Name {
+			ts, ok := t.services[b.Service]
+			if !ok {
+				t.warn(fmt.Sprintf("%s.backends[%d].service", rp, bi), adapters.FeatureExternalServices, adapters.SeverityWarning, "backend %q is not a service of the design: dropped", b.Service)
+				continue
+			}
+			target = ts
+		}
+		name := target.Name
+		if b.Version != "" {
+			name = versionServiceName(target.Name, b.Version)
+		}
+		port := b.Port
+		if port == 0 {
+			port = svcPorts(target)[0].Port
+		}
+		w := int64(b.Weight)
+		if !anyWeight {
+			w = 1
+		}
+		out = append(out, map[string]any{
+			"authority": name + "." + t.svcNamespace(target) + ".svc." + clusterDomain + ":" + strconv.Itoa(int(port)),
+			"weight":    w,
+		})
+	}
+	return out
+}
