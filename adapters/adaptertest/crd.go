@@ -18,6 +18,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
+	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -179,12 +180,15 @@ func (s *SchemaSet) Validate(ctx context.Context, obj *unstructured.Unstructured
 	}
 	copyObj := obj.DeepCopy().Object
 	unknown := pruning.PruneWithOptions(copyObj, vs.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
+	// Like the API server: defaults are applied before validation.
+	defaulted := obj.DeepCopy().Object
+	structuraldefaulting.Default(defaulted, vs.structural)
 	for _, u := range unknown {
 		errs = append(errs, &field.Error{Type: field.ErrorTypeNotSupported, Field: u, BadValue: "", Detail: "unknown field (not in the CRD schema; the API server would drop it or, with strict field validation, reject it)"})
 	}
-	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj.Object, vs.validator)...)
+	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, defaulted, vs.validator)...)
 	if len(errs) == 0 && vs.cel != nil {
-		celErrs, _ := vs.cel.Validate(ctx, nil, vs.structural, obj.Object, nil, celconfig.RuntimeCELCostBudget)
+		celErrs, _ := vs.cel.Validate(ctx, nil, vs.structural, defaulted, nil, celconfig.RuntimeCELCostBudget)
 		errs = append(errs, celErrs...)
 	}
 	return errs

@@ -26,10 +26,12 @@
 package adaptertest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -260,15 +262,43 @@ func ParseYAMLDocs(data []byte) ([]any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("document %d: %w", i+1, err)
 		}
+		dec := json.NewDecoder(bytes.NewReader(j))
+		dec.UseNumber()
 		var v any
-		if err := json.Unmarshal(j, &v); err != nil {
+		if err := dec.Decode(&v); err != nil {
 			return nil, fmt.Errorf("document %d: %w", i+1, err)
 		}
+		v = numbers(v)
 		if v != nil {
 			docs = append(docs, v)
 		}
 	}
 	return docs, nil
+}
+
+// numbers turns json.Numbers into int64 when integral (as the API server decodes them) and
+// float64 otherwise, so that 1 and 1.0 compare equal.
+func numbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = numbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = numbers(e)
+		}
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		f, _ := x.Float64()
+		if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+			return int64(f)
+		}
+		return f
+	}
+	return v
 }
 
 func splitDocs(data []byte) []string {

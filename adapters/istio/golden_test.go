@@ -1,0 +1,29 @@
+package istio_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/trellis-mesh/trellis/adapters"
+	"github.com/trellis-mesh/trellis/adapters/adaptertest"
+	"github.com/trellis-mesh/trellis/adapters/istio"
+)
+
+func TestGolden(t *testing.T) {
+	adaptertest.Run(t, istio.New(), adapters.Options{})
+}
+
+func TestGoldenMeshRoutes(t *testing.T) {
+	adaptertest.RunDir(t, istio.New(), adapters.Options{MeshRoutes: true},
+		adaptertest.CasesDir(t), filepath.Join("testdata", "golden-meshroutes"))
+}
+
+func TestGoldenObjectsMatchCRDs(t *testing.T) {
+	for _, dir := range []string{"golden", "golden-meshroutes"} {
+		for name, objs := range adaptertest.GoldenObjectsIn(t, filepath.Join("testdata", dir)) {
+			t.Run(dir+"/"+name, func(t *testing.T) {
+				adaptertest.ValidateAgainstCRDs(t, objs, adaptertest.CRDDir("istio"), adaptertest.CRDDir("gateway-api"))
+			})
+		}
+	}
+}
