@@ -371,9 +371,7 @@ func (t *translator) httpRoute1(path string, tp *spec.TrafficPolicy, r *spec.Rou
 		ro := obj{}
 		switch {
 		case rw.Prefix != "":
-			// Prefixes are expanded to {exact: p} and {prefix: p/} (segment semantics), so the
-			// matched prefix replaced is "p/" (or the whole path "p"): keep the separator.
-			ro["uri"] = strings.TrimSuffix(rw.Prefix, "/") + "/"
+			ro["uriRegexRewrite"] = prefixRewrite(r.Match, rw.Prefix)
 		case rw.FullPath != "":
 			ro["uriRegexRewrite"] = obj{"match": "^.*$", "rewrite": rw.FullPath}
 		}
@@ -383,6 +381,27 @@ func (t *translator) httpRoute1(path string, tp *spec.TrafficPolicy, r *spec.Rou
 		h["rewrite"] = ro
 	}
 	return h
+}
+
+// prefixRewrite replaces the route's segment prefix (Gateway API ReplacePrefixMatch semantics)
+// with an anchored regex rewrite: "^(?:/p)(/|$)" → "<r>\1", so "/p/x" becomes "<r>/x" and "/p"
+// becomes "<r>". A rewrite to "/" drops the prefix and its separator.
+func prefixRewrite(ms []spec.Match, to string) obj {
+	var alts []string
+	for _, m := range ms {
+		if m.Path != nil && m.Path.Prefix != "" {
+			alts = append(alts, regexp.QuoteMeta(strings.TrimSuffix(m.Path.Prefix, "/")))
+		}
+	}
+	if len(alts) == 0 {
+		alts = []string{""}
+	}
+	re := "^(?:" + strings.Join(alts, "|") + ")"
+	to = strings.TrimSuffix(to, "/")
+	if to == "" {
+		return obj{"match": re + "/?", "rewrite": "/"}
+	}
+	return obj{"match": re + "(/|$)", "rewrite": to + `\1`}
 }
 
 func headerOps(o *spec.HeaderOperations) obj {
