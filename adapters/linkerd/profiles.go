@@ -28,7 +28,13 @@ func (t *translator) serviceProfile(path string, tp *spec.TrafficPolicy, s *spec
 		if r.Rewrite != nil {
 			t.warn(rp+".rewrite", adapters.FeatureRewrite, adapters.SeverityWarning, "ServiceProfiles cannot rewrite requests")
 		}
-		route := map[string]any{"name": routeName(ri, r), "condition": t.profileCondition(rp, r)}
+		cond, ok := t.profileCondition(rp, r)
+		if !ok {
+			t.warn(rp+".match", adapters.FeaturePathMatch, adapters.SeverityWarning,
+				"route %q matches on headers or query parameters only, which ServiceProfile conditions cannot express: the route (timeout, retries) is not emitted", routeName(ri, r))
+			continue
+		}
+		route := map[string]any{"name": routeName(ri, r), "condition": cond}
 		if !r.Timeout.IsZero() {
 			route["timeout"] = fmtDuration(r.Timeout.Duration)
 		}
@@ -88,9 +94,10 @@ func (t *translator) serviceProfile(path string, tp *spec.TrafficPolicy, s *spec
 }
 
 // profileCondition converts a route's matches to a ServiceProfile RequestMatch.
-func (t *translator) profileCondition(rp string, r *spec.Route) map[string]any {
+// ok is false when no match of the route can be expressed.
+func (t *translator) profileCondition(rp string, r *spec.Route) (map[string]any, bool) {
 	if len(r.Match) == 0 {
-		return map[string]any{"pathRegex": ".*"}
+		return map[string]any{"pathRegex": ".*"}, true
 	}
 	var alts []any
 	for mi, m := range r.Match {
@@ -110,17 +117,22 @@ func (t *translator) profileCondition(rp string, r *spec.Route) map[string]any {
 		}
 		switch len(all) {
 		case 0:
-			alts = append(alts, map[string]any{"pathRegex": ".*"})
+			if len(m.Headers) == 0 && len(m.QueryParams) == 0 {
+				alts = append(alts, map[string]any{"pathRegex": ".*"})
+			}
 		case 1:
 			alts = append(alts, all[0])
 		default:
 			alts = append(alts, map[string]any{"all": all})
 		}
 	}
-	if len(alts) == 1 {
-		return alts[0].(map[string]any)
+	switch len(alts) {
+	case 0:
+		return nil, false
+	case 1:
+		return alts[0].(map[string]any), true
 	}
-	return map[string]any{"any": alts}
+	return map[string]any{"any": alts}, true
 }
 
 // pathRegex converts a path match to a ServiceProfile pathRegex (matched against the whole path).

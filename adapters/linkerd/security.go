@@ -154,6 +154,9 @@ func (t *translator) namespacePolicy(sec *spec.Security) {
 	if len(seen) > 0 {
 		path := "spec.security.mtls"
 		f := adapters.FeatureMTLSStrict
+		if mode != spec.MTLSStrict {
+			f = adapters.FeatureMTLSPermissive
+		}
 		if t.defaultDeny() {
 			path, f = "spec.security.defaultPolicy", adapters.FeatureDefaultDeny
 		}

@@ -585,7 +585,7 @@ func (t *translator) checkOrder(path string, tp *spec.TrafficPolicy) {
 			earlier := &tp.Routes[i]
 			for _, lm := range later.Match {
 				for _, em := range earlier.Match {
-					if matchPrecedence(lm).greater(matchPrecedence(em)) {
+					if matchPrecedence(lm).greater(matchPrecedence(em)) && mayOverlap(lm, em) {
 						t.warn(fmt.Sprintf("%s.routes[%d].match", path, j), adapters.FeaturePathMatch, adapters.SeverityWarning,
 							"Linkerd orders routes by match specificity, not design order: route %q may take requests that route %q (listed earlier) also matches",
 							routeName(j, later), routeName(i, earlier))
@@ -594,6 +594,41 @@ func (t *translator) checkOrder(path string, tp *spec.TrafficPolicy) {
 				}
 			}
 		}
+	}
+}
+
+// mayOverlap reports whether some request could satisfy both matches (conservatively: true
+// unless paths, methods or exact header values clearly exclude each other).
+func mayOverlap(a, b spec.Match) bool {
+	if a.Method != "" && b.Method != "" && !strings.EqualFold(a.Method, b.Method) {
+		return false
+	}
+	for name, am := range a.Headers {
+		if bm, ok := b.Headers[name]; ok && am.Exact != "" && bm.Exact != "" && am.Exact != bm.Exact {
+			return false
+		}
+	}
+	for name, am := range a.QueryParams {
+		if bm, ok := b.QueryParams[name]; ok && am.Exact != "" && bm.Exact != "" && am.Exact != bm.Exact {
+			return false
+		}
+	}
+	if a.Path == nil || b.Path == nil || a.Path.Regex != "" || b.Path.Regex != "" {
+		return true
+	}
+	under := func(path, prefix string) bool {
+		prefix = strings.TrimSuffix(prefix, "/")
+		return prefix == "" || path == prefix || strings.HasPrefix(path, prefix+"/")
+	}
+	switch {
+	case a.Path.Exact != "" && b.Path.Exact != "":
+		return a.Path.Exact == b.Path.Exact
+	case a.Path.Exact != "":
+		return under(a.Path.Exact, b.Path.Prefix)
+	case b.Path.Exact != "":
+		return under(b.Path.Exact, a.Path.Prefix)
+	default:
+		return under(a.Path.Prefix, b.Path.Prefix) || under(b.Path.Prefix, a.Path.Prefix)
 	}
 }
 
