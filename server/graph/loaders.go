@@ -1,0 +1,117 @@
+package graph
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/trellis-mesh/trellis/models"
+)
+
+// batchWait is how long a loader collects keys before it fetches them in one statement.
+const batchWait = 500 * time.Microsecond
+
+// maxBatch bounds the keys fetched in one statement.
+const maxBatch = 500
+
+// loader batches and caches lookups by key for one request, so a list query resolves a field of
+// every item with one statement instead of one per item.
+type loader[K comparable, V any] struct {
+	fetch func(ctx context.Context, keys []K) (map[K]V, error)
+	ctx   context.Context
+
+	mu    sync.Mutex
+	cur   *batch[K, V]
+	cache map[K]*batch[K, V]
+}
+
+type batch[K comparable, V any] struct {
+	keys []K
+	once sync.Once
+	done chan struct{}
+	res  map[K]V
+	err  error
+}
+
+func newLoader[K comparable, V any](ctx context.Context, fetch func(context.Context, []K) (map[K]V, error)) *loader[K, V] {
+	return &loader[K, V]{fetch: fetch, ctx: ctx, cache: map[K]*batch[K, V]{}}
+}
+
+// load returns the value for key (ok false when missing), waiting for the batch holding it.
+func (l *loader[K, V]) load(ctx context.Context, key K) (V, bool, error) {
+	l.mu.Lock()
+	b, cached := l.cache[key]
+	if !cached {
+		b = l.cur
+		if b == nil {
+			b = &batch[K, V]{done: make(chan struct{})}
+			l.cur = b
+			go func() {
+				time.Sleep(batchWait)
+				l.dispatch(b)
+			}()
+		}
+		b.keys = append(b.keys, key)
+		l.cache[key] = b
+		if len(b.keys) >= maxBatch {
+			go l.dispatch(b)
+		}
+	}
+	l.mu.Unlock()
+	select {
+	case <-b.done:
+	case <-ctx.Done():
+		var zero V
+		return zero, false, ctx.Err()
+	}
+	v, ok := b.res[key]
+	return v, ok, b.err
+}
+
+func (l *loader[K, V]) dispatch(b *batch[K, V]) {
+	b.once.Do(func() {
+		l.mu.Lock()
+		if l.cur == b {
+			l.cur = nil
+		}
+		keys := append([]K(nil), b.keys...)
+		l.mu.Unlock()
+		b.res, b.err = l.fetch(l.ctx, keys)
+		close(b.done)
+	})
+}
+
+// Loaders are the per-request dataloaders.
+type Loaders struct {
+	headByDesign *loader[int64, *models.DesignRevision]
+	designByID   *loader[int64, *models.Design]
+	revisionByID *loader[int64, *models.DesignRevision]
+}
+
+type loadersKey struct{}
+
+// NewLoaders returns fresh loaders reading from store with ctx.
+func NewLoaders(ctx context.Context, store *models.Store) *Loaders {
+	return &Loaders{
+		headByDesign: newLoader(ctx, store.HeadRevisions),
+		designByID:   newLoader(ctx, store.DesignsByID),
+		revisionByID: newLoader(ctx, store.RevisionsByID),
+	}
+}
+
+// WithLoaders returns an HTTP middleware that gives every request its own loaders.
+func WithLoaders(store *models.Store, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := context.WithValue(r.Context(), loadersKey{}, NewLoaders(r.Context(), store))
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// loadersFor returns the request's loaders, or fresh ones (websocket operations, tests).
+func (r *Resolver) loadersFor(ctx context.Context) *Loaders {
+	if l, ok := ctx.Value(loadersKey{}).(*Loaders); ok {
+		return l
+	}
+	return NewLoaders(ctx, r.Store)
+}
