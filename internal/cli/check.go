@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trellis-mesh/trellis/adapters"
+	_ "github.com/trellis-mesh/trellis/adapters/consul"  // registers the consul adapter
+	_ "github.com/trellis-mesh/trellis/adapters/istio"   // registers the istio adapter
+	_ "github.com/trellis-mesh/trellis/adapters/linkerd" // registers the linkerd adapter
+	"github.com/trellis-mesh/trellis/policies"
+	"github.com/trellis-mesh/trellis/spec"
+)
+
+func init() {
+	register(newCheckCmd)
+}
+
+// newCheckCmd builds `trellis check`.
+func newCheckCmd() *cobra.Command {
+	var (
+		meshes     []string
+		format     string
+		failOn     string
+		policyDirs []string
+		configPath string
+	)
+	cmd := &cobra.Command{
+		Use:   "check PATH...",
+		Short: "Check designs, and the objects generated for meshes, against best-practice policies",
+		Long: `Check loads every design in the given files and directories, validates it, and evaluates the
+policy catalogue (see "trellis policies list") on it. With --mesh, each design is also translated
+for the named meshes and the mesh-specific rules run on the generated objects.
+
+Findings are suppressed by a config file (.trellis-policy.yaml in the working directory, or
+--config) with entries {rule, reason, paths?}, or by the annotation trellis.dev/ignore on the
+design, a service, an external service, a traffic policy or an access rule (one "RULE-ID: reason"
+per line). Suppressed findings are still reported, marked as suppressed, and never fail the check.
+
+Exit codes:
+  0  no unsuppressed finding at or above --fail-on
+  1  findings at or above --fail-on, or an invalid design (its validation errors are printed)
+  2  bad flags or arguments, unreadable files, or an invalid policy (user policy or config)`,
+		Example: `  trellis check designs/
+  trellis check bookinfo.yaml --mesh istio,linkerd --fail-on warning
+  trellis check designs/ --format sarif > trellis.sarif
+  trellis check designs/ --policy-dir policies/ --config ci/trellis-policy.yaml --format github`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			threshold, err := policies.ParseSeverity(failOn)
+			if err != nil {
+				return withCode(ExitUsage, fmt.Errorf("--fail-on: %w", err))
+			}
+			if !contains(policies.Formats, format) {
+				return withCode(ExitUsage, fmt.Errorf("--format: unknown format %q: expected one of %s", format, strings.Join(policies.Formats, ", ")))
+			}
+			cfg, err := loadPolicyConfig(configPath)
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			var selected []adapters.Adapter
+			for _, m := range meshes {
+				for _, name := range strings.Split(m, ",") {
+					if name = strings.TrimSpace(name); name == "" {
+						continue
+					}
+					a, err := adapters.Lookup(name)
+					if err != nil {
+						return withCode(ExitUsage, fmt.Errorf("--mesh: %w", err))
+					}
+					selected = append(selected, a)
+				}
+			}
+			designs, err := spec.LoadPaths(args...)
+			if err != nil {
+				var ve *spec.ValidationError
+				if errors.As(err, &ve) {
+					for _, v := range ve.Violations {
+						fmt.Fprintln(cmd.ErrOrStderr(), v.String())
+					}
+					return withCode(ExitInvalid, fmt.Errorf("%d violation(s): fix the design before checking policies", len(ve.Violations)))
+				}
+				return withCode(ExitUsage, err)
+			}
+			engine, err := policies.New(ctx, policies.Options{PolicyDirs: policyDirs})
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			targets := make([]policies.Target, 0, len(designs))
+			for _, d := range designs {
+				t := policies.Target{Design: d}
+				if len(selected) > 0 {
+					t.Meshes = map[string]*adapters.Output{}
+				}
+				for _, a := range selected {
+					out, _, err := adapters.Translate(ctx, a, d, adapters.Options{})
+					if err != nil {
+						return withCode(ExitInvalid, err)
+					}
+					t.Meshes[a.Name()] = out
+				}
+				targets = append(targets, t)
+			}
+			results, err := engine.CheckAll(ctx, targets, cfg)
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			report := &policies.Report{Rules: engine.Rules(), Threshold: threshold, Designs: len(designs), BaseDir: "."}
+			for _, fs := range results {
+				report.Findings = append(report.Findings, fs...)
+			}
+			policies.SortFindings(report.Findings)
+			if err := policies.WriteReport(cmd.OutOrStdout(), report, format); err != nil {
+				return withCode(ExitUsage, err)
+			}
+			if report.Failed() {
+				return silentExit(ExitInvalid)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&meshes, "mesh", nil, "also translate for these meshes and run their rules (istio, linkerd, consul; comma-separated)")
+	f.StringVar(&format, "format", "text", "output format: "+strings.Join(policies.Formats, ", "))
+	f.StringVar(&failOn, "fail-on", "error", "lowest severity that fails the check: info, warning or error")
+	f.StringSliceVar(&policyDirs, "policy-dir", nil, "directory (or .rego file) of additional policies with the same METADATA contract")
+	f.StringVar(&configPath, "config", "", "policy config file (default: "+policies.DefaultConfigFile+" when present)")
+	return cmd
+}
+
+// loadPolicyConfig reads --config, or .trellis-policy.yaml when present; nil when neither.
+func loadPolicyConfig(path string) (*policies.Config, error) {
+	if path == "" {
+		if _, err := os.Stat(policies.DefaultConfigFile); err != nil {
+			return nil, nil
+		}
+		path = policies.DefaultConfigFile
+	}
+	return policies.LoadConfig(path)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
