@@ -1,0 +1,263 @@
+// Package proxy is `trellis proxy`, the bundled sidecar data plane: a small Envoy-compatible proxy
+// that consumes standard xDS v3 over ADS (or a static bootstrap file) and serves the outbound and
+// inbound listeners described in notes/xds-contract.md. The caller identity travels in the
+// x-trellis-peer-identity header, a pre-mTLS stand-in for the peer certificate's SPIFFE identity.
+package proxy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/trellis-mesh/trellis/proxy/router"
+	"github.com/trellis-mesh/trellis/proxy/stats"
+	"github.com/trellis-mesh/trellis/proxy/table"
+	"github.com/trellis-mesh/trellis/proxy/upstream"
+	"github.com/trellis-mesh/trellis/proxy/xdsclient"
+)
+
+// Config configures one proxy instance (the `trellis proxy` flags).
+type Config struct {
+	// XDS is the ADS server address (host:port); empty with Bootstrap.
+	XDS string
+	// Bootstrap is a static resources file used instead of xDS.
+	Bootstrap string
+	// Service, Namespace, Version and Identity describe the local workload.
+	Service, Namespace, Version, Identity string
+	// Instance is the instance id (random when empty).
+	Instance string
+	// Labels are pod-like labels sent in node metadata.
+	Labels map[string]string
+	// Inbound, Outbound and App are the addresses advertised in node metadata.
+	Inbound, Outbound, App string
+	// Admin is the admin listener address (empty disables it).
+	Admin string
+	// DrainTimeout bounds graceful drain on shutdown (default 10s).
+	DrainTimeout time.Duration
+	// WarmTimeout bounds how long an update waits for EDS of new clusters (default 3s).
+	WarmTimeout time.Duration
+	// Logger receives logs (slog.Default when nil).
+	Logger *slog.Logger
+}
+
+// Proxy is a running proxy.
+type Proxy struct {
+	cfg     Config
+	log     *slog.Logger
+	stats   *stats.Registry
+	up      *upstream.Manager
+	builder *table.Builder
+	srv     *router.Server
+	xds     *xdsclient.Client
+	admin   net.Listener
+
+	mu          sync.Mutex
+	ready       chan struct{}
+	readyOnce   sync.Once
+	pending     *table.Table
+	warmSince   time.Time
+	warmTimer   *time.Timer
+	applyErrors uint64
+	done        chan error
+}
+
+// Run starts a proxy and blocks until ctx is cancelled, then drains gracefully.
+func Run(ctx context.Context, cfg Config) error {
+	p, err := Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return p.Wait()
+}
+
+// Start starts a proxy; it stops (draining) when ctx is cancelled.
+func Start(ctx context.Context, cfg Config) (*Proxy, error) {
+	if cfg.XDS == "" && cfg.Bootstrap == "" {
+		return nil, errors.New("either an xds server address (--xds) or a bootstrap file (--bootstrap) is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 10 * time.Second
+	}
+	if cfg.WarmTimeout <= 0 {
+		cfg.WarmTimeout = 3 * time.Second
+	}
+	if cfg.Instance == "" {
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		cfg.Instance = hex.EncodeToString(b[:])
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = "default"
+	}
+	if cfg.Identity == "" {
+		cfg.Identity = cfg.Service
+	}
+	p := &Proxy{cfg: cfg, log: cfg.Logger, stats: stats.NewRegistry(), ready: make(chan struct{}), done: make(chan error, 1)}
+	p.up = upstream.NewManager(p.log)
+	p.builder = table.NewBuilder(p.up, p.stats, p.log)
+	p.srv = router.New(cfg.Identity, p.up, p.stats, p.log)
+	p.stats.AddCollector(p.upstreamMetrics)
+	if cfg.Admin != "" {
+		ln, err := net.Listen("tcp", cfg.Admin)
+		if err != nil {
+			return nil, fmt.Errorf("binding admin listener %s: %w", cfg.Admin, err)
+		}
+		p.admin = ln
+		go func() { _ = (&http.Server{Handler: p.adminHandler(), ReadHeaderTimeout: 5 * time.Second}).Serve(ln) }()
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	if cfg.Bootstrap != "" {
+		res, err := table.LoadBootstrap(cfg.Bootstrap)
+		if err == nil {
+			err = p.apply(res)
+		}
+		if err != nil {
+			cancel()
+			if p.admin != nil {
+				_ = p.admin.Close()
+			}
+			return nil, err
+		}
+	} else {
+		p.xds = xdsclient.New(cfg.XDS, p.node(), p.apply, p.log)
+		go func() { _ = p.xds.Run(runCtx) }()
+	}
+	go func() {
+		<-ctx.Done()
+		cancel()
+		dctx, dcancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+		err := p.srv.Drain(dctx)
+		dcancel()
+		p.up.Close()
+		if p.admin != nil {
+			_ = p.admin.Close()
+		}
+		p.mu.Lock()
+		if p.warmTimer != nil {
+			p.warmTimer.Stop()
+		}
+		p.mu.Unlock()
+		p.done <- err
+	}()
+	return p, nil
+}
+
+// Wait blocks until the proxy has stopped and returns the drain result.
+func (p *Proxy) Wait() error { return <-p.done }
+
+// Ready is closed once the first configuration is applied.
+func (p *Proxy) Ready() <-chan struct{} { return p.ready }
+
+// ListenerAddr returns the bound address of a listener ("" when not bound).
+func (p *Proxy) ListenerAddr(name string) string { return p.srv.Addr(name) }
+
+// AdminAddr returns the admin listener address.
+func (p *Proxy) AdminAddr() string {
+	if p.admin == nil {
+		return ""
+	}
+	return p.admin.Addr().String()
+}
+
+// node builds the xDS node as the contract specifies.
+func (p *Proxy) node() *corev3.Node {
+	c := p.cfg
+	ver := c.Version
+	if ver == "" {
+		ver = "-"
+	}
+	labels := c.Labels
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	lj, _ := json.Marshal(labels)
+	md, _ := structpb.NewStruct(map[string]any{
+		"TRELLIS_SERVICE":       c.Service,
+		"TRELLIS_NAMESPACE":     c.Namespace,
+		"TRELLIS_VERSION":       c.Version,
+		"TRELLIS_IDENTITY":      c.Identity,
+		"TRELLIS_INBOUND_ADDR":  c.Inbound,
+		"TRELLIS_OUTBOUND_ADDR": c.Outbound,
+		"TRELLIS_APP_ADDR":      c.App,
+		"TRELLIS_LABELS":        string(lj),
+	})
+	return &corev3.Node{
+		Id:       fmt.Sprintf("%s.%s~%s~%s", c.Service, c.Namespace, ver, c.Instance),
+		Cluster:  c.Service + "." + c.Namespace,
+		Metadata: md,
+	}
+}
+
+// apply builds a table from res and publishes it, holding it back (up to WarmTimeout) while EDS
+// clusters have no assignment yet, so traffic never moves to a cluster without endpoints.
+func (p *Proxy) apply(res table.Resources) error {
+	t, err := p.builder.Build(res)
+	if err != nil {
+		p.mu.Lock()
+		p.applyErrors++
+		p.mu.Unlock()
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(t.Warming) > 0 && p.srv.Table() != nil {
+		if p.pending == nil {
+			p.warmSince = time.Now()
+		}
+		p.pending = t
+		if time.Since(p.warmSince) < p.cfg.WarmTimeout {
+			if p.warmTimer == nil {
+				p.warmTimer = time.AfterFunc(p.cfg.WarmTimeout, p.flushPending)
+			}
+			return nil
+		}
+	}
+	return p.publishLocked(t)
+}
+
+func (p *Proxy) flushPending() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.warmTimer = nil
+	if p.pending != nil {
+		if err := p.publishLocked(p.pending); err != nil {
+			p.log.Error("applying warmed configuration", "error", err)
+		}
+	}
+}
+
+func (p *Proxy) publishLocked(t *table.Table) error {
+	if err := p.srv.Apply(t); err != nil {
+		return err
+	}
+	p.pending = nil
+	if p.warmTimer != nil {
+		p.warmTimer.Stop()
+		p.warmTimer = nil
+	}
+	p.up.Commit(t.Clusters)
+	p.readyOnce.Do(func() { close(p.ready) })
+	names := make([]string, 0, len(t.Listeners))
+	for n := range t.Listeners {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	p.log.Debug("configuration applied", "listeners", strings.Join(names, ","), "clusters", len(t.Clusters))
+	return nil
+}

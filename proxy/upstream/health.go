@@ -1,0 +1,136 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+)
+
+// healthCheck is an active HTTP health check.
+type healthCheck struct {
+	path      string
+	host      string
+	interval  time.Duration
+	timeout   time.Duration
+	unhealthy int
+	healthy   int
+	tcpOnly   bool
+}
+
+func parseHealthCheck(h *corev3.HealthCheck) (*healthCheck, error) {
+	hc := &healthCheck{interval: 5 * time.Second, timeout: time.Second, unhealthy: 3, healthy: 1, path: "/"}
+	if d := h.GetInterval(); d != nil {
+		hc.interval = d.AsDuration()
+	}
+	if d := h.GetTimeout(); d != nil {
+		hc.timeout = d.AsDuration()
+	}
+	if v := h.GetUnhealthyThreshold(); v != nil && v.GetValue() > 0 {
+		hc.unhealthy = int(v.GetValue())
+	}
+	if v := h.GetHealthyThreshold(); v != nil && v.GetValue() > 0 {
+		hc.healthy = int(v.GetValue())
+	}
+	switch {
+	case h.GetHttpHealthCheck() != nil:
+		if p := h.GetHttpHealthCheck().GetPath(); p != "" {
+			hc.path = p
+		}
+		hc.host = h.GetHttpHealthCheck().GetHost()
+	case h.GetTcpHealthCheck() != nil:
+		hc.tcpOnly = true
+	default:
+		return nil, errors.New("only http_health_check and tcp_health_check are supported")
+	}
+	if hc.interval <= 0 {
+		return nil, fmt.Errorf("interval: must be positive, got %s", hc.interval)
+	}
+	return hc, nil
+}
+
+func (h *healthCheck) key(eps []*Endpoint) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s|%s|%s|%s|%d|%d|%v", h.path, h.host, h.interval, h.timeout, h.unhealthy, h.healthy, h.tcpOnly)
+	for _, e := range eps {
+		b.WriteString("|" + e.Addr)
+	}
+	return b.String()
+}
+
+// run checks every endpoint of c each interval until ctx is cancelled.
+func (h *healthCheck) run(ctx context.Context, c *Cluster, log *slog.Logger) {
+	client := &http.Client{Timeout: h.timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+	if c.HTTP2 {
+		client.Transport = c.st.h2
+	}
+	fails := map[*Endpoint]int{}
+	oks := map[*Endpoint]int{}
+	t := time.NewTicker(h.interval)
+	defer t.Stop()
+	for {
+		for _, e := range c.Endpoints {
+			ok := h.check(ctx, client, e)
+			if ctx.Err() != nil {
+				return
+			}
+			if ok {
+				fails[e] = 0
+				oks[e]++
+				if e.hcUnhealthy.Load() && oks[e] >= h.healthy {
+					e.hcUnhealthy.Store(false)
+					log.Info("endpoint healthy", "cluster", c.Name, "endpoint", e.Addr)
+				}
+			} else {
+				c.st.counters.HealthCheckFailures.Add(1)
+				oks[e] = 0
+				fails[e]++
+				if !e.hcUnhealthy.Load() && fails[e] >= h.unhealthy {
+					e.hcUnhealthy.Store(true)
+					log.Warn("endpoint failed health checks", "cluster", c.Name, "endpoint", e.Addr)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (h *healthCheck) check(ctx context.Context, client *http.Client, e *Endpoint) bool {
+	if h.tcpOnly {
+		d := netDialer(h.timeout)
+		conn, err := d.DialContext(ctx, "tcp", e.Addr)
+		if err != nil {
+			return false
+		}
+		_ = conn.Close()
+		return true
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.Addr+h.path, nil)
+	if err != nil {
+		return false
+	}
+	if h.host != "" {
+		req.Host = h.host
+	}
+	req.Header.Set("User-Agent", "trellis-proxy-health-check")
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+	return resp.StatusCode >= 200 && resp.StatusCode < 300
+}
+
+func netDialer(timeout time.Duration) *net.Dialer { return &net.Dialer{Timeout: timeout} }
