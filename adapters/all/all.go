@@ -1,0 +1,9 @@
+// Package all registers every mesh adapter: import it for its side effects
+// (`import _ "github.com/trellis-mesh/trellis/adapters/all"`) wherever the full registry is
+// needed (the CLI, the server). Each adapter package adds its own line below.
+package all
+
+import (
+	// The Istio adapter.
+	_ "github.com/trellis-mesh/trellis/adapters/istio"
+)

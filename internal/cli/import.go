@@ -1,0 +1,297 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/trellis-mesh/trellis/adapters"
+	"github.com/trellis-mesh/trellis/spec"
+)
+
+// ImportFunc turns parsed objects into a design, reporting what does not map as warnings.
+type ImportFunc func(ctx context.Context, objs []*unstructured.Unstructured) (*spec.Design, []adapters.Warning, error)
+
+var (
+	importSourcesMu sync.Mutex
+	importSources   = map[string]ImportFunc{}
+)
+
+// registerImportSource adds a source to `trellis import` besides the mesh adapters that
+// implement adapters.Importer (for example "smi" or "gateway-api"). It is meant to be called from
+// an init function in the source's own CLI file and panics on an empty or duplicate name.
+func registerImportSource(name string, fn func(ctx context.Context, objs []*unstructured.Unstructured) (*spec.Design, []adapters.Warning, error)) {
+	importSourcesMu.Lock()
+	defer importSourcesMu.Unlock()
+	if name == "" || fn == nil {
+		panic("cli: registerImportSource with an empty name or nil function")
+	}
+	if _, dup := importSources[name]; dup {
+		panic(fmt.Sprintf("cli: import source %q registered twice", name))
+	}
+	importSources[name] = fn
+}
+
+// importSourceNames lists every source: registered import sources and importing adapters.
+func importSourceNames() []string {
+	importSourcesMu.Lock()
+	defer importSourcesMu.Unlock()
+	set := map[string]bool{}
+	for n := range importSources {
+		set[n] = true
+	}
+	for _, n := range adapters.Names() {
+		if a, ok := adapters.Get(n); ok {
+			if _, imp := a.(adapters.Importer); imp {
+				set[n] = true
+			}
+		}
+	}
+	names := make([]string, 0, len(set))
+	for n := range set {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func lookupImportSource(name string, opts adapters.ImportOptions) (ImportFunc, error) {
+	importSourcesMu.Lock()
+	fn, ok := importSources[name]
+	importSourcesMu.Unlock()
+	if ok {
+		return fn, nil
+	}
+	if a, ok := adapters.Get(name); ok {
+		if imp, ok := a.(adapters.Importer); ok {
+			return func(ctx context.Context, objs []*unstructured.Unstructured) (*spec.Design, []adapters.Warning, error) {
+				return imp.Import(ctx, objs, opts)
+			}, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown import source %q: expected %s", name, joinNames(importSourceNames()))
+}
+
+// newImportCmd builds `trellis import`: existing mesh or spec objects in, a design out.
+func newImportCmd() *cobra.Command {
+	var (
+		files  []string
+		output string
+		opts   adapters.ImportOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "import SOURCE -f PATH",
+		Short: "Import existing mesh configuration (or SMI / Gateway API resources) as a design",
+		Long: `Read Kubernetes objects of one source (multi-document YAML or JSON, a List is expanded) and
+write the equivalent design to stdout. What does not map onto the design is reported on stderr.
+
+Sources: every mesh adapter that can import, plus spec importers such as smi or gateway-api.`,
+		Example: `  trellis import istio -f istio-config.yaml > design.yaml
+  trellis import istio -f a.yaml -f b.yaml --name bookinfo -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(files) == 0 {
+				return withCode(ExitUsage, errors.New("no input given: use -f PATH"))
+			}
+			if output != "yaml" && output != "json" {
+				return withCode(ExitUsage, fmt.Errorf("unknown output format %q: expected yaml or json", output))
+			}
+			fn, err := lookupImportSource(args[0], opts)
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			var objs []*unstructured.Unstructured
+			for _, f := range files {
+				data, err := os.ReadFile(f)
+				if err != nil {
+					return withCode(ExitUsage, fmt.Errorf("reading objects: %w", err))
+				}
+				o, err := parseObjects(f, data)
+				if err != nil {
+					return withCode(ExitInvalid, err)
+				}
+				objs = append(objs, o...)
+			}
+			d, warnings, err := fn(cmd.Context(), objs)
+			for _, w := range warnings {
+				fmt.Fprintln(cmd.ErrOrStderr(), w.String())
+			}
+			if err != nil {
+				return withCode(ExitInvalid, fmt.Errorf("importing from %s: %w", args[0], err))
+			}
+			var b []byte
+			if output == "json" {
+				b, err = json.MarshalIndent(d, "", "  ")
+				b = append(b, '\n')
+			} else {
+				b, err = yaml.Marshal(d)
+			}
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			_, err = cmd.OutOrStdout().Write(b)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&files, "file", "f", nil, "file of Kubernetes objects, multi-document YAML or JSON (repeatable)")
+	f.StringVarP(&output, "output", "o", "yaml", "output format: yaml or json")
+	f.StringVar(&opts.Name, "name", "", "name of the design (default: the objects' namespace)")
+	f.StringVar(&opts.Namespace, "namespace", "", "namespace of the design (default: the most common namespace of the objects)")
+	return cmd
+}
+
+func init() { register(newImportCmd) }
+
+// parseObjects parses multi-document YAML or JSON into objects; errors carry file:line. A
+// document of kind List (or *List) is expanded into its items.
+func parseObjects(file string, data []byte) ([]*unstructured.Unstructured, error) {
+	var objs []*unstructured.Unstructured
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
+		return parseJSONObjects(file, trimmed)
+	}
+	line := 1
+	start := 1
+	var cur strings.Builder
+	flush := func() error {
+		doc := cur.String()
+		cur.Reset()
+		if strings.TrimSpace(stripComments(doc)) == "" {
+			return nil
+		}
+		j, err := yaml.YAMLToJSON([]byte(doc))
+		if err != nil {
+			return fmt.Errorf("%s:%d: %s", file, start+yamlErrLine(err), err)
+		}
+		o, err := decodeObjects(j)
+		if err != nil {
+			return fmt.Errorf("%s:%d: %w", file, start, err)
+		}
+		objs = append(objs, o...)
+		return nil
+	}
+	for _, l := range strings.SplitAfter(string(data), "\n") {
+		if strings.TrimRight(l, " \r\n") == "---" || strings.HasPrefix(l, "--- ") {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			line++
+			start = line
+			continue
+		}
+		cur.WriteString(l)
+		line++
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return objs, nil
+}
+
+func stripComments(doc string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(doc, "\n") {
+		if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "#") {
+			b.WriteString(l)
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+// yamlErrLine extracts the 1-based line of a YAML parse error ("yaml: line 3: ..."), minus one,
+// so it can be added to the document's first line; 0 when unknown.
+func yamlErrLine(err error) int {
+	var n int
+	msg := err.Error()
+	if i := strings.Index(msg, "line "); i >= 0 {
+		if _, scanErr := fmt.Sscanf(msg[i:], "line %d", &n); scanErr == nil && n > 0 {
+			return n - 1
+		}
+	}
+	return 0
+}
+
+func parseJSONObjects(file string, data []byte) ([]*unstructured.Unstructured, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var objs []*unstructured.Unstructured
+	for {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			if errors.Is(err, io.EOF) {
+				return objs, nil
+			}
+			off := dec.InputOffset()
+			return nil, fmt.Errorf("%s:%d: %w", file, 1+bytes.Count(data[:off], []byte("\n")), err)
+		}
+		start := int(dec.InputOffset()) - len(raw)
+		line := 1 + bytes.Count(data[:max(start, 0)], []byte("\n"))
+		if bytes.HasPrefix(bytes.TrimSpace(raw), []byte("[")) {
+			var items []json.RawMessage
+			if err := json.Unmarshal(raw, &items); err != nil {
+				return nil, fmt.Errorf("%s:%d: %w", file, line, err)
+			}
+			for _, it := range items {
+				o, err := decodeObjects(it)
+				if err != nil {
+					return nil, fmt.Errorf("%s:%d: %w", file, line, err)
+				}
+				objs = append(objs, o...)
+			}
+			continue
+		}
+		o, err := decodeObjects(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", file, line, err)
+		}
+		objs = append(objs, o...)
+	}
+}
+
+func decodeObjects(j []byte) ([]*unstructured.Unstructured, error) {
+	if string(bytes.TrimSpace(j)) == "null" {
+		return nil, nil
+	}
+	v, err := adapters.Normalize(json.RawMessage(j))
+	m, ok := v.(map[string]any)
+	if err != nil || !ok {
+		return nil, fmt.Errorf("expected a Kubernetes object (a mapping with apiVersion and kind), got %s", strings.TrimSpace(string(j)))
+	}
+	u := &unstructured.Unstructured{Object: m}
+	if u.IsList() || strings.HasSuffix(u.GetKind(), "List") {
+		items, _, _ := unstructured.NestedSlice(m, "items")
+		var out []*unstructured.Unstructured
+		for i, it := range items {
+			im, ok := it.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("items[%d]: expected an object", i)
+			}
+			b, _ := json.Marshal(im)
+			o, err := decodeObjects(b)
+			if err != nil {
+				return nil, fmt.Errorf("items[%d]: %w", i, err)
+			}
+			out = append(out, o...)
+		}
+		return out, nil
+	}
+	if u.GetAPIVersion() == "" || u.GetKind() == "" {
+		return nil, errors.New("apiVersion and kind are required; expected a Kubernetes object")
+	}
+	if u.GetName() == "" {
+		return nil, fmt.Errorf("%s %s: metadata.name is required", u.GetAPIVersion(), u.GetKind())
+	}
+	return []*unstructured.Unstructured{u}, nil
+}
