@@ -2,9 +2,10 @@ package graph
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/trellis-mesh/trellis/models"
 )
@@ -100,12 +101,12 @@ func NewLoaders(ctx context.Context, store *models.Store) *Loaders {
 	}
 }
 
-// WithLoaders returns an HTTP middleware that gives every request its own loaders.
-func WithLoaders(store *models.Store, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := context.WithValue(r.Context(), loadersKey{}, NewLoaders(r.Context(), store))
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
+// AttachLoaders is a gqlgen response middleware that gives every response (each query, mutation
+// and subscription event) fresh loaders, so batches never mix requests and caches never go stale.
+func AttachLoaders(store *models.Store) graphql.ResponseMiddleware {
+	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		return next(context.WithValue(ctx, loadersKey{}, NewLoaders(ctx, store)))
+	}
 }
 
 // loadersFor returns the request's loaders, or fresh ones (websocket operations, tests).
