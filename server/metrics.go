@@ -103,7 +103,7 @@ var (
 	_ graphql.ResponseInterceptor = graphqlMetrics{}
 )
 
-func (graphqlMetrics) ExtensionName() string                    { return "Metrics" }
+func (graphqlMetrics) ExtensionName() string                   { return "Metrics" }
 func (graphqlMetrics) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (g graphqlMetrics) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
