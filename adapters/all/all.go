@@ -4,6 +4,8 @@
 package all
 
 import (
+	// The Consul adapter.
+	_ "github.com/trellis-mesh/trellis/adapters/consul"
 	// The Istio adapter.
 	_ "github.com/trellis-mesh/trellis/adapters/istio"
 )
