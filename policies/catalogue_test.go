@@ -179,7 +179,7 @@ func TestBrokenUserPolicies(t *testing.T) {
 		"parse":          {"package acme.x\n\nfindings contains f if {\n  f := \n}\n", "broken.rego:5"},
 		"compile":        {"package acme.x\n\nfindings contains f if {\n  f := undefined_fn(1)\n}\n", "broken.rego:4"},
 		"no metadata":    {"package acme.x\n\nfindings contains f if {\n  f := {\"msg\": \"x\", \"path\": \"\"}\n  false\n}\n", "broken.rego:1: package acme.x defines \"findings\" but has no # METADATA"},
-		"missing fields": {strings.Replace(goodUserPolicy, "#   remedy: Add annotation team to the service.\n", "", 1), "broken.rego:10: package acme.owner: METADATA lacks or has invalid custom.remedy"},
+		"missing fields": {strings.Replace(goodUserPolicy, "#   remedy: Add annotation team to the service.\n", "", 1), "broken.rego:9: package acme.owner: METADATA lacks or has invalid custom.remedy"},
 		"bad severity":   {strings.Replace(goodUserPolicy, "severity: warning", "severity: fatal", 1), "custom.severity"},
 		"duplicate id":   {strings.Replace(goodUserPolicy, "ORG-001", "TRF-012", 1), "rule id TRF-012 already defined"},
 	}

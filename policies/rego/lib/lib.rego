@@ -73,3 +73,6 @@ objects(mesh) := object.get(object.get(object.get(input, "meshes", {}), mesh, {}
 
 # ref names a generated object in findings.
 ref(o) := {"kind": o.kind, "name": o.metadata.name, "namespace": object.get(o.metadata, "namespace", "")}
+
+# server_service is the service a Linkerd Server selects (its app label), "" when unknown.
+server_service(o) := object.get(object.get(object.get(o.spec, "podSelector", {}), "matchLabels", {}), "app", "")

@@ -35,3 +35,16 @@ test_lkd002_ok if {
 	count(rules.lkd002.findings) == 0 with input as mesh([server, route("api", "/api"), authz("HTTPRoute", "api")])
 	count(rules.lkd002.findings) == 0 with input as mesh([server, authz("Namespace", "ns")])
 }
+
+grpc_route(name, svc) := {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GRPCRoute", "metadata": {"name": name, "namespace": "ns"}, "spec": {
+	"parentRefs": [{"group": "policy.linkerd.io", "kind": "Server", "name": "api-http"}],
+	"rules": [{"matches": [{"method": {"type": "Exact", "service": svc}}]}],
+}}
+
+test_lkd001_fires_grpc if {
+	count(rules.lkd001.findings) == 1 with input as mesh([server, grpc_route("users", "users.v1.Users"), authz("GRPCRoute", "users")])
+}
+
+test_lkd001_ok_grpc_health if {
+	count(rules.lkd001.findings) == 0 with input as mesh([server, grpc_route("users", "users.v1.Users"), grpc_route("probes", "grpc.health.v1.Health")])
+}

@@ -1,8 +1,8 @@
 # METADATA
 # title: Route-level authorization without probe routes
 # description: >-
-#   Attaching a policy.linkerd.io HTTPRoute to a Server removes Linkerd's default routes, including
-#   the ones that let kubelet probes through. Unless an HTTPRoute for the probe paths exists, the
+#   Attaching an HTTPRoute or GRPCRoute to a Server removes Linkerd's default routes, including
+#   the ones that let kubelet probes through. Unless an HTTPRoute for the probe paths (or, for gRPC, a GRPCRoute for grpc.health.v1.Health) exists, the
 #   pods' liveness and readiness probes are refused and the pods never become ready.
 # custom:
 #   id: LKD-001
@@ -22,14 +22,15 @@ server_parent(route) := p.name if {
 	p.kind == "Server"
 }
 
+route_kinds := {"HTTPRoute", "GRPCRoute"}
+
 route_servers := {s |
 	some o in lib.objects("linkerd")
-	o.kind == "HTTPRoute"
-	startswith(o.apiVersion, "policy.linkerd.io/")
+	o.kind in route_kinds
 	s := server_parent(o)
 }
 
-probe_servers := {s |
+probe_servers contains s if {
 	some o in lib.objects("linkerd")
 	o.kind == "HTTPRoute"
 	s := server_parent(o)
@@ -39,10 +40,19 @@ probe_servers := {s |
 	startswith(m.path.value, p)
 }
 
+probe_servers contains s if {
+	some o in lib.objects("linkerd")
+	o.kind == "GRPCRoute"
+	s := server_parent(o)
+	some r in o.spec.rules
+	some m in r.matches
+	m.method.service == "grpc.health.v1.Health"
+}
+
 findings contains f if {
 	some o in lib.objects("linkerd")
 	o.kind == "Server"
 	route_servers[o.metadata.name]
 	not probe_servers[o.metadata.name]
-	f := {"msg": sprintf("Server %q has HTTPRoutes but none for probe paths: kubelet probes will be refused", [o.metadata.name]), "path": "spec", "object": lib.ref(o), "service": object.get(object.get(o.metadata, "labels", {}), "trellis.dev/service", "")}
+	f := {"msg": sprintf("Server %q has HTTPRoutes but none for probe paths: kubelet probes will be refused", [o.metadata.name]), "path": "spec", "object": lib.ref(o), "service": lib.server_service(o)}
 }

@@ -44,5 +44,5 @@ findings contains f if {
 	o.kind == "Server"
 	not authorized_servers[o.metadata.name]
 	not namespace_wide[object.get(o.metadata, "namespace", "")]
-	f := {"msg": sprintf("no AuthorizationPolicy authorizes Server %q: every request to its port is refused", [o.metadata.name]), "path": "spec", "object": lib.ref(o), "service": object.get(object.get(o.metadata, "labels", {}), "trellis.dev/service", "")}
+	f := {"msg": sprintf("no AuthorizationPolicy authorizes Server %q: every request to its port is refused", [o.metadata.name]), "path": "spec", "object": lib.ref(o), "service": lib.server_service(o)}
 }
