@@ -117,6 +117,12 @@ func sqliteAt(path string) (gorm.Dialector, Dialect, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, "", fmt.Errorf("creating database directory: %w", err)
 	}
+	// The database holds token hashes and audit records: readable by the owner only.
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, "", fmt.Errorf("creating database file: %w", err)
+	}
+	_ = f.Close()
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)" +
 		"&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	return sqlite.Open(dsn), DialectSQLite, nil

@@ -1,0 +1,174 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"sigs.k8s.io/yaml"
+
+	"github.com/trellis-mesh/trellis/server"
+)
+
+func init() { register(newServeCmd) }
+
+// Environment variables read by serve and token (a flag wins over its variable, the variable
+// over the config file).
+const (
+	envHome     = "TRELLIS_HOME"
+	envDatabase = "TRELLIS_DATABASE"
+	envAddr     = "TRELLIS_ADDR"
+)
+
+// serveConfig is the --config file of `trellis serve`; every key mirrors a flag.
+type serveConfig struct {
+	Addr          string   `json:"addr,omitempty"`
+	Home          string   `json:"home,omitempty"`
+	Database      string   `json:"database,omitempty"`
+	LoadExamples  string   `json:"loadExamples,omitempty"`
+	PolicyDirs    []string `json:"policyDirs,omitempty"`
+	LogFormat     string   `json:"logFormat,omitempty"`
+	LogLevel      string   `json:"logLevel,omitempty"`
+	MaxDepth      int      `json:"maxDepth,omitempty"`
+	MaxComplexity int      `json:"maxComplexity,omitempty"`
+	NoPlayground  bool     `json:"noPlayground,omitempty"`
+}
+
+// defaultHome is $TRELLIS_HOME or ~/.trellis.
+func defaultHome() string {
+	if h := os.Getenv(envHome); h != "" {
+		return h
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".trellis")
+	}
+	return ".trellis"
+}
+
+// pick returns the flag's value when it was set, else the environment variable, else the config
+// file's value, else def.
+func pick(flags *pflag.FlagSet, name, flagValue, env, fileValue, def string) string {
+	if flags.Changed(name) {
+		return flagValue
+	}
+	if env != "" {
+		if v := os.Getenv(env); v != "" {
+			return v
+		}
+	}
+	if fileValue != "" {
+		return fileValue
+	}
+	return def
+}
+
+// newLogger builds the slog logger for format (json or text) and level.
+func newLogger(w *os.File, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: expected debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: expected json or text", format)
+}
+
+// newServeCmd builds `trellis serve`.
+func newServeCmd() *cobra.Command {
+	var (
+		cfgFile, addr, home, database, examples, logFormat, logLevel string
+		policyDirs                                                   []string
+		maxDepth, maxComplexity                                      int
+		noPlayground                                                 bool
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the GraphQL API (with subscriptions), metrics and the playground",
+		Long: `Serve the Trellis API: GraphQL at /graphql (POST, and websocket subscriptions with the
+graphql-transport-ws protocol), the GraphQL playground at /playground, Prometheus metrics at
+/metrics, and /healthz and /readyz.
+
+Data lives in SQLite at $TRELLIS_HOME/trellis.db unless --database names a PostgreSQL URL. On first
+start an admin API token is printed once to stderr and written to $TRELLIS_HOME/admin-token (mode
+0600); create more with 'trellis token create'. Every API request needs 'Authorization: Bearer <token>'.
+
+Settings come from flags, then the environment (TRELLIS_ADDR, TRELLIS_HOME, TRELLIS_DATABASE), then
+the --config YAML file (keys: addr, home, database, loadExamples, policyDirs, logFormat, logLevel,
+maxDepth, maxComplexity, noPlayground).`,
+		Example: `  trellis serve --home .trellis --load-examples examples/designs
+  trellis serve --database postgres://trellis@127.0.0.1:5432/trellis?sslmode=disable --addr 0.0.0.0:8080
+  TOKEN=$(cat .trellis/admin-token); curl -H "Authorization: Bearer $TOKEN" -d '{"query":"{ me { name role } }"}' http://127.0.0.1:8080/graphql`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var file serveConfig
+			if cfgFile != "" {
+				b, err := os.ReadFile(cfgFile)
+				if err != nil {
+					return withCode(ExitUsage, fmt.Errorf("reading --config: %w", err))
+				}
+				if err := yaml.UnmarshalStrict(b, &file); err != nil {
+					return withCode(ExitUsage, fmt.Errorf("%s: %w; hint: valid keys are addr, home, database, loadExamples, policyDirs, logFormat, logLevel, maxDepth, maxComplexity, noPlayground", cfgFile, err))
+				}
+			}
+			fl := cmd.Flags()
+			cfg := server.Config{
+				Addr:              pick(fl, "addr", addr, envAddr, file.Addr, server.DefaultAddr),
+				Home:              pick(fl, "home", home, envHome, file.Home, defaultHome()),
+				Database:          pick(fl, "database", database, envDatabase, file.Database, ""),
+				LoadExamples:      pick(fl, "load-examples", examples, "", file.LoadExamples, ""),
+				PolicyDirs:        policyDirs,
+				MaxDepth:          maxDepth,
+				MaxComplexity:     maxComplexity,
+				DisablePlayground: noPlayground || file.NoPlayground,
+				AdminTokenOut:     cmd.ErrOrStderr(),
+			}
+			if !fl.Changed("policy-dir") && len(file.PolicyDirs) > 0 {
+				cfg.PolicyDirs = file.PolicyDirs
+			}
+			if !fl.Changed("max-depth") && file.MaxDepth > 0 {
+				cfg.MaxDepth = file.MaxDepth
+			}
+			if !fl.Changed("max-complexity") && file.MaxComplexity > 0 {
+				cfg.MaxComplexity = file.MaxComplexity
+			}
+			logger, err := newLogger(os.Stderr, pick(fl, "log-format", logFormat, "", file.LogFormat, "text"),
+				pick(fl, "log-level", logLevel, "", file.LogLevel, "info"))
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			cfg.Logger = logger
+			ctx := cmd.Context()
+			srv, err := server.New(ctx, cfg)
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			defer srv.Close()
+			if err := srv.Run(ctx); err != nil {
+				return withCode(ExitUsage, err)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfgFile, "config", "", "YAML config file (flags and environment variables override it)")
+	f.StringVar(&addr, "addr", server.DefaultAddr, "listen address (env TRELLIS_ADDR)")
+	f.StringVar(&home, "home", "", "home directory for the SQLite database and the admin token (env TRELLIS_HOME; default ~/.trellis)")
+	f.StringVar(&database, "database", "", "PostgreSQL URL (postgres://…) or SQLite path (env TRELLIS_DATABASE; default $TRELLIS_HOME/trellis.db)")
+	f.StringVar(&examples, "load-examples", "", "directory of design files saved as revision 1 on first start")
+	f.StringSliceVar(&policyDirs, "policy-dir", nil, "directory of extra Rego policies (repeatable)")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.IntVar(&maxDepth, "max-depth", server.DefaultMaxDepth, "deepest GraphQL selection nesting allowed")
+	f.IntVar(&maxComplexity, "max-complexity", server.DefaultMaxComplexity, "GraphQL complexity budget per operation")
+	f.BoolVar(&noPlayground, "no-playground", false, "do not serve the GraphQL playground")
+	return cmd
+}
