@@ -182,7 +182,8 @@ func TestSchemaAcceptsCases(t *testing.T) {
 		return out
 	}
 	files, _ := filepath.Glob("testdata/cases/*.yaml")
-	for _, f := range files {
+	examples, _ := filepath.Glob("../examples/designs/*.yaml")
+	for _, f := range append(files, examples...) {
 		if err := sch.Validate(asJSON(f)); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
