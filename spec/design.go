@@ -20,7 +20,7 @@ type Design struct {
 	Kind string `json:"kind"`
 	// Metadata names the design. Required.
 	Metadata Metadata `json:"metadata"`
-	// Spec holds the desired mesh behaviour. Required (an empty spec is valid but does nothing).
+	// Spec holds the desired mesh behaviour. Default empty: a valid design that does nothing.
 	Spec DesignSpec `json:"spec"`
 
 	// src is where the design was loaded from (nil when built in code); see Position.

@@ -142,8 +142,8 @@ func (g *schemaGenerator) object(t reflect.Type) map[string]any {
 				s = map[string]any{"allOf": []any{s}}
 			}
 			s["description"] = d
-			// "Required" in the doc comment marks a required field; an empty spec is allowed.
-			if (strings.HasPrefix(d, "Required") || strings.Contains(d, " Required")) && key != "Design.spec" {
+			// "Required" in the doc comment marks a required field.
+			if strings.HasPrefix(d, "Required") || strings.Contains(d, " Required") {
 				required = append(required, name)
 			}
 		}
