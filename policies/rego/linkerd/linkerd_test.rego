@@ -34,6 +34,7 @@ test_lkd002_ok if {
 	count(rules.lkd002.findings) == 0 with input as mesh([server, authz("Server", "api-http")])
 	count(rules.lkd002.findings) == 0 with input as mesh([server, route("api", "/api"), authz("HTTPRoute", "api")])
 	count(rules.lkd002.findings) == 0 with input as mesh([server, authz("Namespace", "ns")])
+	count(rules.lkd002.findings) == 0 with input as mesh([object.union(server, {"spec": {"accessPolicy": "all-unauthenticated"}})])
 }
 
 grpc_route(name, svc) := {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GRPCRoute", "metadata": {"name": name, "namespace": "ns"}, "spec": {

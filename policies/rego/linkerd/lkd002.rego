@@ -1,8 +1,9 @@
 # METADATA
 # title: Server without an AuthorizationPolicy
 # description: >-
-#   A Linkerd Server denies every request that no AuthorizationPolicy (on the Server, one of its
-#   HTTPRoutes or its namespace) authorizes, so a Server without one makes its port unreachable.
+#   A Linkerd Server whose accessPolicy is deny (the default) refuses every request that no
+#   AuthorizationPolicy (on the Server, one of its routes or its namespace) authorizes, so such a
+#   Server without one makes its port unreachable.
 # custom:
 #   id: LKD-002
 #   severity: warning
@@ -42,6 +43,7 @@ namespace_wide contains ns if {
 findings contains f if {
 	some o in lib.objects("linkerd")
 	o.kind == "Server"
+	object.get(o.spec, "accessPolicy", "deny") == "deny"
 	not authorized_servers[o.metadata.name]
 	not namespace_wide[object.get(o.metadata, "namespace", "")]
 	f := {"msg": sprintf("no AuthorizationPolicy authorizes Server %q: every request to its port is refused", [o.metadata.name]), "path": "spec", "object": lib.ref(o), "service": lib.server_service(o)}
