@@ -1,0 +1,173 @@
+package istio_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/trellis-mesh/trellis/adapters"
+	"github.com/trellis-mesh/trellis/adapters/adaptertest"
+	"github.com/trellis-mesh/trellis/adapters/istio"
+	"github.com/trellis-mesh/trellis/spec"
+)
+
+// kubeServices returns the Kubernetes Services a cluster running the design has: Istio objects
+// do not carry ports and protocols, the Services do, and `trellis import istio` reads both.
+func kubeServices(d *spec.Design) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, s := range d.Spec.Services {
+		var ports []any
+		for _, p := range s.Ports {
+			ports = append(ports, map[string]any{"name": p.Name, "port": int64(p.Port), "targetPort": int64(p.TargetPort), "appProtocol": string(s.Protocol)})
+		}
+		o := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "Service",
+			"metadata": map[string]any{"name": s.Name, "namespace": s.Namespace},
+			"spec":     map[string]any{"selector": map[string]any{"app": s.Name}, "ports": ports},
+		}}
+		out = append(out, o)
+	}
+	return out
+}
+
+// lossy documents, per shared case, why import(translate(d)) cannot equal d beyond what
+// normalize already accounts for. An entry that is no longer needed fails the test.
+var lossy = map[string]string{}
+
+// normalize removes what Istio configuration cannot carry, for every design alike:
+//   - annotations (tool settings such as trellis.dev/ignore are not copied into mesh objects);
+//   - identities of services that are never an access source (identities only appear in
+//     AuthorizationPolicy principals);
+//   - the tracing endpoint and access-log format (they live in meshConfig, not in CRDs);
+//   - health checks (Istio has none; the translation warns);
+//   - retry backoff maxInterval (Istio keeps the base interval; the maximum is 10× base);
+//   - the order of lists keyed by name (services, external services, traffic policies, access
+//     rules, JWT rules, extensions), which carries no meaning.
+func normalize(d *spec.Design) *spec.Design {
+	c := d.Clone()
+	c.Metadata.Annotations = nil
+	sources := map[string]bool{}
+	if sec := c.Spec.Security; sec != nil {
+		for _, a := range sec.Access {
+			for _, s := range a.Sources {
+				sources[s.Service] = true
+			}
+		}
+	}
+	for i := range c.Spec.Services {
+		s := &c.Spec.Services[i]
+		s.Annotations = nil
+		s.HealthCheck = nil
+		if !sources[s.Name] {
+			s.Identity = s.Name
+		}
+	}
+	for i := range c.Spec.ExternalServices {
+		c.Spec.ExternalServices[i].Annotations = nil
+	}
+	for i := range c.Spec.Traffic {
+		tp := &c.Spec.Traffic[i]
+		tp.Annotations = nil
+		for j := range tp.Routes {
+			if rt := tp.Routes[j].Retries; rt != nil && rt.Backoff != nil {
+				rt.Backoff.MaxInterval = spec.Dur(10 * rt.Backoff.BaseInterval.Duration)
+			}
+		}
+	}
+	if sec := c.Spec.Security; sec != nil {
+		for i := range sec.Access {
+			sec.Access[i].Annotations = nil
+		}
+		sort.Slice(sec.Access, func(i, j int) bool { return sec.Access[i].Name < sec.Access[j].Name })
+		sort.Slice(sec.RequestAuthentication, func(i, j int) bool {
+			return sec.RequestAuthentication[i].Name < sec.RequestAuthentication[j].Name
+		})
+		for i := range sec.RequestAuthentication {
+			sort.Strings(sec.RequestAuthentication[i].Services)
+		}
+		sort.Slice(sec.MTLSOverrides, func(i, j int) bool {
+			a, b := sec.MTLSOverrides[i], sec.MTLSOverrides[j]
+			return fmt.Sprint(a.Service, a.Port) < fmt.Sprint(b.Service, b.Port)
+		})
+	}
+	if c.Spec.Security == nil {
+		c.Spec.Security = &spec.Security{MTLS: spec.MTLSStrict, DefaultPolicy: spec.ActionAllow}
+	}
+	if t := c.Spec.Telemetry; t != nil {
+		if t.Tracing != nil {
+			t.Tracing.Endpoint = ""
+		}
+		if t.AccessLogs != nil {
+			t.AccessLogs.Format = ""
+		}
+		if t.Metrics != nil && t.Metrics.IsEnabled() {
+			t.Metrics = nil
+		}
+		if t.Metrics == nil && t.Tracing == nil && t.AccessLogs == nil {
+			c.Spec.Telemetry = nil
+		}
+	}
+	sort.Slice(c.Spec.Services, func(i, j int) bool { return c.Spec.Services[i].Name < c.Spec.Services[j].Name })
+	sort.Slice(c.Spec.ExternalServices, func(i, j int) bool { return c.Spec.ExternalServices[i].Name < c.Spec.ExternalServices[j].Name })
+	sort.Slice(c.Spec.Traffic, func(i, j int) bool { return c.Spec.Traffic[i].Service < c.Spec.Traffic[j].Service })
+	sort.Slice(c.Spec.Extensions, func(i, j int) bool { return c.Spec.Extensions[i].Name < c.Spec.Extensions[j].Name })
+	for i := range c.Spec.Extensions {
+		sort.Strings(c.Spec.Extensions[i].Services)
+	}
+	return c
+}
+
+func designYAML(t *testing.T, d *spec.Design) []byte {
+	t.Helper()
+	b, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestImportOfTranslationIsIdentity checks import(translate(d)) == d for every shared case.
+func TestImportOfTranslationIsIdentity(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(adaptertest.CasesDir(t), "*.yaml"))
+	if len(files) == 0 {
+		t.Skip("no shared cases yet")
+	}
+	a := istio.New()
+	ctx := context.Background()
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			ds, err := spec.LoadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := ds[0]
+			out, _, err := adapters.Translate(ctx, a, d, adapters.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			objs := append(out.Objects, kubeServices(d)...)
+			got, _, err := a.Import(ctx, objs, adapters.ImportOptions{Name: d.Metadata.Name, Namespace: d.Metadata.Namespace})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if vs := got.Validate(); len(vs) > 0 {
+				t.Errorf("imported design is invalid: %v", vs)
+			}
+			diff := adaptertest.DiffYAML(designYAML(t, normalize(d)), designYAML(t, normalize(got)))
+			reason, documented := lossy[name]
+			switch {
+			case diff != "" && !documented:
+				t.Errorf("import(translate(d)) differs from d (-design +imported):\n%s", diff)
+			case diff == "" && documented:
+				t.Errorf("case is listed as lossy (%s) but round-trips exactly: remove it from lossy", reason)
+			}
+		})
+	}
+}
