@@ -8,4 +8,6 @@ import (
 	_ "github.com/trellis-mesh/trellis/adapters/consul"
 	// The Istio adapter.
 	_ "github.com/trellis-mesh/trellis/adapters/istio"
+	// The bundled mesh (xDS for trellis proxy).
+	_ "github.com/trellis-mesh/trellis/adapters/native"
 )
