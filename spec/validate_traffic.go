@@ -56,21 +56,17 @@ func (v *validator) l7Only(p, what string, tp *TrafficPolicy) {
 
 func (v *validator) route(p string, tp *TrafficPolicy, r *Route, proto Protocol, l7 bool) {
 	if !l7 {
-		switch {
-		case len(r.Match) > 0:
-			v.l7Only(p+".match", "match", tp)
-		case r.Timeout.Duration != 0:
-			v.l7Only(p+".timeout", "timeout", tp)
-		case r.Retries != nil:
-			v.l7Only(p+".retries", "retries", tp)
-		case r.Fault != nil:
-			v.l7Only(p+".fault", "fault", tp)
-		case r.Mirror != nil:
-			v.l7Only(p+".mirror", "mirror", tp)
-		case r.Headers != nil:
-			v.l7Only(p+".headers", "headers", tp)
-		case r.Rewrite != nil:
-			v.l7Only(p+".rewrite", "rewrite", tp)
+		for _, f := range []struct {
+			set  bool
+			name string
+		}{
+			{len(r.Match) > 0, "match"}, {r.Timeout.Duration != 0, "timeout"}, {r.Retries != nil, "retries"},
+			{r.Fault != nil, "fault"}, {r.Mirror != nil, "mirror"}, {r.Headers != nil, "headers"},
+			{r.Rewrite != nil, "rewrite"},
+		} {
+			if f.set {
+				v.l7Only(p+"."+f.name, f.name, tp)
+			}
 		}
 	}
 	for i := range r.Match {
