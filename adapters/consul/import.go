@@ -381,12 +381,15 @@ func (b *designBuilder) serviceDefaults(e *imported) {
 		b.im.warn(e.ref+".spec.protocol", adapters.FeatureWeightedSplit, "protocol %q is not a design protocol; tcp is used", proto)
 		proto = spec.ProtocolTCP
 	}
-	if dest := asMap(e.field("destination")); dest != nil {
+	if dest := asMap(e.field("destination")); dest != nil || e.meta[MetaExternalHosts] != "" {
 		ext := spec.ExternalService{Name: e.name, Protocol: proto}
 		for _, a := range asList(dest["addresses"]) {
 			if s, ok := a.(string); ok {
 				ext.Hosts = append(ext.Hosts, s)
 			}
+		}
+		if h := e.meta[MetaExternalHosts]; h != "" {
+			ext.Hosts = strings.Split(h, ",")
 		}
 		if p, ok := num(dest["port"]); ok {
 			ext.Ports = []spec.Port{{Port: int32(p)}}
@@ -402,7 +405,7 @@ func (b *designBuilder) serviceDefaults(e *imported) {
 	s.Protocol = proto
 }
 
-var filterTerm = regexp.MustCompile(`^Service\.Meta(?:\.([A-Za-z][A-Za-z0-9_]*)|\["((?:[^"\\]|\\.)*)"\])\s*==\s*"((?:[^"\\]|\\.)*)"$`)
+var filterTerm = regexp.MustCompile(`^Service\.Meta(?:\.([A-Za-z][A-Za-z0-9_]*)|\["((?:[^"\\]|\\.)*)"\])\s*==\s*(?:"((?:[^"\\]|\\.)*)"|([A-Za-z0-9_.-]+))$`)
 
 // parseFilter reads the subset filters the translation writes (and hand-written ones of the same
 // shape): `Service.Meta.k == "v"` terms joined with "and".
@@ -418,7 +421,11 @@ func parseFilter(f string) (map[string]string, bool) {
 		if k == "" {
 			k = strings.ReplaceAll(m[2], `\"`, `"`)
 		}
-		labels[k] = strings.ReplaceAll(m[3], `\"`, `"`)
+		v := strings.ReplaceAll(m[3], `\"`, `"`)
+		if m[4] != "" {
+			v = m[4]
+		}
+		labels[k] = v
 	}
 	return labels, len(labels) > 0
 }

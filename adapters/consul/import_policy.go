@@ -188,6 +188,7 @@ func (b *designBuilder) security() {
 	}
 	providers := map[string][]string{}
 	var denyAll []string
+	withWildcard := map[string]bool{}
 	rules := map[ruleKey]*spec.AccessRule{}
 	var ruleOrder []ruleKey
 	addRule := func(k ruleKey, src spec.Source, when []spec.AccessCondition) {
@@ -215,9 +216,13 @@ func (b *designBuilder) security() {
 					im.warn(path+"."+k, adapters.FeatureAuthzAllow, "%s %q has no equivalent in the design; the source is read as service %q", k, str(sm, k), name)
 				}
 			}
+			if name == Wildcard {
+				withWildcard[n] = true
+			}
 			src := spec.Source{Service: name}
-			if name != Wildcard {
-				b.ensureService(name, "")
+			if _, ok := b.services[name]; !ok && name != Wildcard {
+				// Consul names services; one the entries do not describe is read as an identity.
+				src = spec.Source{Identity: name}
 			}
 			desc := str(sm, "description")
 			action := str(sm, "action")
@@ -238,8 +243,15 @@ func (b *designBuilder) security() {
 			addRule(ruleKey{dest: n, action: action, desc: desc}, src, nil)
 		}
 	}
-	// A deny of every source on every service is the design's default-deny baseline.
-	if len(denyAll) > 0 && len(denyAll) == len(b.services) {
+	// Every service with a wildcard source, one of them denied, is the design's default-deny
+	// baseline: the denied wildcards are the default, the others explicit rules.
+	defaultDeny := len(denyAll) > 0
+	for n := range b.services {
+		if !withWildcard[n] {
+			defaultDeny = false
+		}
+	}
+	if defaultDeny {
 		sec.DefaultPolicy = spec.ActionDeny
 		used = true
 	} else {

@@ -37,7 +37,9 @@ func (t *translator) mtls(sec *spec.Security) {
 	if global == "permissive" {
 		permissive = true
 	}
-	t.get(KindProxyDefaults, "global", t.ns).spec["mutualTLSMode"] = global
+	// Strict is Consul's default: the cluster-wide ProxyDefaults singleton is only written for
+	// it when the design configures proxy defaults anyway (see run).
+	t.globalMTLS = global
 	for i, o := range sec.MTLSOverrides {
 		path := fmt.Sprintf("spec.security.mtlsOverrides[%d]", i)
 		if _, ok := t.services[o.Service]; !ok {

@@ -45,6 +45,9 @@ var consulKinds = map[string]string{
 const (
 	// MetaRoutes lists the design route name of every ServiceRouter route, comma separated.
 	MetaRoutes = "trellis.dev/routes"
+	// MetaExternalHosts keeps the hosts of an external service when some of them (wildcards)
+	// cannot be a Consul destination address, comma separated.
+	MetaExternalHosts = "trellis.dev/external-hosts"
 	// MetaSplitOf marks the ServiceDefaults and ServiceSplitter of a virtual service created for
 	// a route-specific split: "<service>/<route>".
 	MetaSplitOf = "trellis.dev/split-of"
@@ -77,6 +80,7 @@ type translator struct {
 	defSubset    map[string]string // the service's resolver default subset
 	allSubset    map[string]string // name of the "all instances" subset, when needed
 	virtualNames map[string]bool
+	globalMTLS   string
 }
 
 func newTranslator(d *spec.Design) *translator {
@@ -200,6 +204,9 @@ func (t *translator) run() error {
 	t.translateSecurity()
 	t.translateTelemetry()
 	t.translateExtensions()
+	if t.globalMTLS != "" && (t.globalMTLS != "strict" || t.has(KindProxyDefaults, "global")) {
+		t.get(KindProxyDefaults, "global", t.ns).spec["mutualTLSMode"] = t.globalMTLS
+	}
 	return nil
 }
 
@@ -307,6 +314,9 @@ func (t *translator) translateExternal() {
 				t.warn(path+".ports", adapters.FeatureExternalServices, adapters.SeverityWarning,
 					"a Consul destination has one port; only port %d is configured", port)
 			}
+		}
+		if len(addrs) < len(e.Hosts) {
+			sd.meta = map[string]string{MetaExternalHosts: strings.Join(e.Hosts, ",")}
 		}
 		if len(addrs) == 0 {
 			t.warn(path, adapters.FeatureExternalServices, adapters.SeverityWarning,
