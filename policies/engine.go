@@ -219,7 +219,8 @@ func (e *Engine) parallel(ctx context.Context, n int, f func(i int) error) error
 }
 
 // Input builds the pre-parsed input document for a design and its mesh outputs: the design's
-// JSON form plus "meshes": {<mesh>: {"objects": [...]}}.
+// JSON form plus "meshes": {<mesh>: {"objects": [...], "kinds": {<kind>: [...]}}}, where kinds
+// indexes the same objects by kind so rules need not scan every object.
 func Input(d *spec.Design, meshes map[string]*adapters.Output) (ast.Value, error) {
 	if d == nil {
 		return nil, fmt.Errorf("building policy input: no design")
@@ -248,23 +249,36 @@ func Input(d *spec.Design, meshes map[string]*adapters.Output) (ast.Value, error
 	ms := ast.NewObject()
 	for _, n := range names {
 		out := meshes[n]
-		objs := make([]any, 0)
+		objs := make([]*ast.Term, 0)
+		kinds := map[string][]*ast.Term{}
+		var kindOrder []string
 		if out != nil {
 			for _, o := range out.Objects {
-				if o != nil {
-					objs = append(objs, o.Object)
+				if o == nil {
+					continue
 				}
+				// Unstructured objects hold JSON-compatible Go values: convert them directly.
+				v, err := ast.InterfaceToValue(o.Object)
+				if err != nil {
+					return nil, fmt.Errorf("building policy input for mesh %s, object %s %s: %w", n, o.GetKind(), o.GetName(), err)
+				}
+				t := ast.NewTerm(v)
+				objs = append(objs, t)
+				k := o.GetKind()
+				if _, ok := kinds[k]; !ok {
+					kindOrder = append(kindOrder, k)
+				}
+				kinds[k] = append(kinds[k], t)
 			}
 		}
-		buf.Reset()
-		if err := enc.Encode(objs); err != nil {
-			return nil, fmt.Errorf("building policy input for mesh %s: %w", n, err)
+		byKind := ast.NewObject()
+		for _, k := range kindOrder {
+			byKind.Insert(ast.StringTerm(k), ast.ArrayTerm(kinds[k]...))
 		}
-		ov, err := ast.ValueFromReader(&buf)
-		if err != nil {
-			return nil, fmt.Errorf("building policy input for mesh %s: %w", n, err)
-		}
-		ms.Insert(ast.StringTerm(n), ast.NewTerm(ast.NewObject(ast.Item(ast.StringTerm("objects"), ast.NewTerm(ov)))))
+		ms.Insert(ast.StringTerm(n), ast.ObjectTerm(
+			ast.Item(ast.StringTerm("objects"), ast.ArrayTerm(objs...)),
+			ast.Item(ast.StringTerm("kinds"), ast.NewTerm(byKind)),
+		))
 	}
 	obj.Insert(ast.StringTerm("meshes"), ast.NewTerm(ms))
 	return obj, nil

@@ -15,8 +15,7 @@ package trellis.rules.csl001
 import data.trellis.lib
 
 protocols := {o.metadata.name: lower(object.get(o.spec, "protocol", "tcp")) |
-	some o in lib.objects("consul")
-	o.kind == "ServiceDefaults"
+	some o in lib.objects_of("consul", "ServiceDefaults")
 }
 
 protocol(name) := protocols[name]
@@ -24,8 +23,8 @@ protocol(name) := protocols[name]
 protocol(name) := "undeclared (tcp)" if not protocols[name]
 
 findings contains f if {
-	some o in lib.objects("consul")
-	o.kind in {"ServiceSplitter", "ServiceRouter"}
+	some kind in ["ServiceSplitter", "ServiceRouter"]
+	some o in lib.objects_of("consul", kind)
 	p := protocol(o.metadata.name)
 	not p in lib.l7_protocols
 	f := {"msg": sprintf("%s for %q, whose protocol is %s", [o.kind, o.metadata.name, p]), "path": "spec", "object": lib.ref(o), "service": o.metadata.name}

@@ -15,8 +15,7 @@ package trellis.rules.csl002
 import data.trellis.lib
 
 findings contains f if {
-	some o in lib.objects("consul")
-	o.kind == "ServiceSplitter"
+	some o in lib.objects_of("consul", "ServiceSplitter")
 	total := sum([object.get(s, "weight", 0) | some s in o.spec.splits])
 	abs(total - 100) > 0.005
 	f := {"msg": sprintf("splits of %q sum to %v, not 100", [o.metadata.name, total]), "path": "spec.splits", "object": lib.ref(o), "service": o.metadata.name}

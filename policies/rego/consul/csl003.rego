@@ -15,13 +15,11 @@ package trellis.rules.csl003
 import data.trellis.lib
 
 protocols := {o.metadata.name: lower(object.get(o.spec, "protocol", "tcp")) |
-	some o in lib.objects("consul")
-	o.kind == "ServiceDefaults"
+	some o in lib.objects_of("consul", "ServiceDefaults")
 }
 
 findings contains f if {
-	some o in lib.objects("consul")
-	o.kind == "ServiceIntentions"
+	some o in lib.objects_of("consul", "ServiceIntentions")
 	dest := o.spec.destination.name
 	p := object.get(protocols, dest, "tcp")
 	not p in lib.l7_protocols

@@ -16,8 +16,7 @@ package trellis.rules.ist001
 import data.trellis.lib
 
 findings contains f if {
-	some o in lib.objects("istio")
-	o.kind == "AuthorizationPolicy"
+	some o in lib.objects_of("istio", "AuthorizationPolicy")
 	some i, rule in o.spec.rules
 	some j, to in rule.to
 	some field in ["paths", "notPaths"]

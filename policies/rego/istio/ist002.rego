@@ -15,8 +15,7 @@ package trellis.rules.ist002
 import data.trellis.lib
 
 findings contains f if {
-	some o in lib.objects("istio")
-	o.kind == "VirtualService"
+	some o in lib.objects_of("istio", "VirtualService")
 	some i, h in o.spec.http
 	count(h.route) == 1
 	w := h.route[0].weight

@@ -15,8 +15,7 @@ package trellis.rules.ist003
 import data.trellis.lib
 
 findings contains f if {
-	some o in lib.objects("istio")
-	o.kind == "DestinationRule"
+	some o in lib.objects_of("istio", "DestinationRule")
 	some i, a in o.spec.subsets
 	some j, b in o.spec.subsets
 	i < j

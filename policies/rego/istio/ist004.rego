@@ -17,14 +17,12 @@ import data.trellis.lib
 short(h) := split(h, ".")[0]
 
 subsets := {[short(o.spec.host), s.name] |
-	some o in lib.objects("istio")
-	o.kind == "DestinationRule"
+	some o in lib.objects_of("istio", "DestinationRule")
 	some s in o.spec.subsets
 }
 
 findings contains f if {
-	some o in lib.objects("istio")
-	o.kind == "VirtualService"
+	some o in lib.objects_of("istio", "VirtualService")
 	some i, h in o.spec.http
 	some j, r in h.route
 	sub := r.destination.subset

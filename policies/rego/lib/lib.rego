@@ -51,12 +51,6 @@ backend_service(b, t) := object.get(b, "service", t.service)
 # ns converts a duration string to nanoseconds.
 ns(d) := time.parse_duration_ns(d)
 
-# routes enumerates [traffic index, route index, traffic policy, route].
-routes contains [i, j, t, r] if {
-	some i, t in input.spec.traffic
-	some j, r in t.routes
-}
-
 # annotated enumerates [path, annotations] of every object that may carry annotations.
 annotated contains ["metadata", a] if a := input.metadata.annotations
 
@@ -70,6 +64,12 @@ annotated contains [sprintf("spec.security.access[%d]", [i]), a.annotations] if 
 
 # objects lists a mesh's generated objects.
 objects(mesh) := object.get(object.get(object.get(input, "meshes", {}), mesh, {}), "objects", [])
+
+# objects_of lists a mesh's generated objects of one kind. The engine indexes objects by kind
+# (input.meshes.<mesh>.kinds); documents without the index (Rego unit tests) are filtered here.
+objects_of(mesh, kind) := input.meshes[mesh].kinds[kind]
+
+objects_of(mesh, kind) := [o | some o in objects(mesh); o.kind == kind] if not input.meshes[mesh].kinds
 
 # ref names a generated object in findings.
 ref(o) := {"kind": o.kind, "name": o.metadata.name, "namespace": object.get(o.metadata, "namespace", "")}

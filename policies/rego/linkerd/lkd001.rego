@@ -22,17 +22,14 @@ server_parent(route) := p.name if {
 	p.kind == "Server"
 }
 
-route_kinds := {"HTTPRoute", "GRPCRoute"}
-
 route_servers := {s |
-	some o in lib.objects("linkerd")
-	o.kind in route_kinds
+	some kind in ["HTTPRoute", "GRPCRoute"]
+	some o in lib.objects_of("linkerd", kind)
 	s := server_parent(o)
 }
 
 probe_servers contains s if {
-	some o in lib.objects("linkerd")
-	o.kind == "HTTPRoute"
+	some o in lib.objects_of("linkerd", "HTTPRoute")
 	s := server_parent(o)
 	some r in o.spec.rules
 	some m in r.matches
@@ -41,8 +38,7 @@ probe_servers contains s if {
 }
 
 probe_servers contains s if {
-	some o in lib.objects("linkerd")
-	o.kind == "GRPCRoute"
+	some o in lib.objects_of("linkerd", "GRPCRoute")
 	s := server_parent(o)
 	some r in o.spec.rules
 	some m in r.matches
@@ -50,8 +46,7 @@ probe_servers contains s if {
 }
 
 findings contains f if {
-	some o in lib.objects("linkerd")
-	o.kind == "Server"
+	some o in lib.objects_of("linkerd", "Server")
 	route_servers[o.metadata.name]
 	not probe_servers[o.metadata.name]
 	f := {"msg": sprintf("Server %q has HTTPRoutes but none for probe paths: kubelet probes will be refused", [o.metadata.name]), "path": "spec", "object": lib.ref(o), "service": lib.server_service(o)}

@@ -16,33 +16,32 @@ package trellis.rules.lkd002
 import data.trellis.lib
 
 authorized_servers contains t.name if {
-	some o in lib.objects("linkerd")
-	o.kind == "AuthorizationPolicy"
+	some o in lib.objects_of("linkerd", "AuthorizationPolicy")
 	t := o.spec.targetRef
 	t.kind == "Server"
 }
 
-authorized_servers contains p.name if {
-	some o in lib.objects("linkerd")
-	o.kind == "AuthorizationPolicy"
-	o.spec.targetRef.kind in {"HTTPRoute", "GRPCRoute"}
-	some r in lib.objects("linkerd")
-	r.kind == o.spec.targetRef.kind
-	r.metadata.name == o.spec.targetRef.name
-	some p in r.spec.parentRefs
-	p.kind == "Server"
+# route_servers maps [kind, namespace, name] of every route to the Servers it attaches to.
+route_servers := {[kind, object.get(r.metadata, "namespace", ""), r.metadata.name]: servers |
+	some kind in ["HTTPRoute", "GRPCRoute"]
+	some r in lib.objects_of("linkerd", kind)
+	servers := [p.name | some p in r.spec.parentRefs; p.kind == "Server"]
+}
+
+authorized_servers contains s if {
+	some o in lib.objects_of("linkerd", "AuthorizationPolicy")
+	t := o.spec.targetRef
+	some s in route_servers[[t.kind, object.get(o.metadata, "namespace", ""), t.name]]
 }
 
 namespace_wide contains ns if {
-	some o in lib.objects("linkerd")
-	o.kind == "AuthorizationPolicy"
+	some o in lib.objects_of("linkerd", "AuthorizationPolicy")
 	o.spec.targetRef.kind == "Namespace"
 	ns := object.get(o.metadata, "namespace", "")
 }
 
 findings contains f if {
-	some o in lib.objects("linkerd")
-	o.kind == "Server"
+	some o in lib.objects_of("linkerd", "Server")
 	object.get(o.spec, "accessPolicy", "deny") == "deny"
 	not authorized_servers[o.metadata.name]
 	not namespace_wide[object.get(o.metadata, "namespace", "")]

@@ -15,7 +15,8 @@ package trellis.rules.trf001
 import data.trellis.lib
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	count(r.backends) > 0
 	sum([object.get(b, "weight", 0) | some b in r.backends]) == 0
 	f := {
@@ -25,7 +26,8 @@ findings contains f if {
 }
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	total := sum([object.get(b, "weight", 0) | some b in r.backends])
 	total > 0
 	some k, b in r.backends

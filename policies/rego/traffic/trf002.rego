@@ -16,7 +16,8 @@ import data.trellis.lib
 key(b, t) := [lib.backend_service(b, t), object.get(b, "version", ""), object.get(b, "port", 0)]
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	some k, b in r.backends
 	some l, c in r.backends
 	k < l

@@ -14,7 +14,8 @@ package trellis.rules.trf003
 import data.trellis.lib
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	count(r.backends) == 1
 	w := r.backends[0].weight
 	w != 100

@@ -26,7 +26,8 @@ bad(svc, v) := sprintf("version %q is not defined by service %q", [v, svc]) if {
 bad(svc, v) := sprintf("%q is an external service, which has no versions (asked for %q)", [svc, v]) if lib.externals[svc]
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	some k, b in r.backends
 	v := b.version
 	v != ""
@@ -38,7 +39,8 @@ findings contains f if {
 }
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	v := r.mirror.version
 	v != ""
 	why := bad(lib.backend_service(r.mirror, t), v)

@@ -20,7 +20,8 @@ findings contains f if {
 }
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	some k, b in r.backends
 	s := lib.backend_service(b, t)
 	not lib.declared(s)
@@ -31,7 +32,8 @@ findings contains f if {
 }
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	s := lib.backend_service(r.mirror, t)
 	not lib.declared(s)
 	f := {

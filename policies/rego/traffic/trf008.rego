@@ -14,7 +14,8 @@ package trellis.rules.trf008
 import data.trellis.lib
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	count(object.get(r, "match", [])) == 0
 	some k, later in t.routes
 	k > j
@@ -25,7 +26,8 @@ findings contains f if {
 }
 
 findings contains f if {
-	some [i, k, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some k, r in t.routes
 	some m, cond in r.match
 	some j, earlier in t.routes
 	j < k

@@ -16,7 +16,8 @@ import data.trellis.lib
 l7_fields := ["match", "timeout", "retries", "fault", "mirror", "headers", "rewrite"]
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	lib.declared(t.service)
 	not lib.is_l7(t.service)
 	some field in l7_fields

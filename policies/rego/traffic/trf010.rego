@@ -14,7 +14,8 @@ package trellis.rules.trf010
 import data.trellis.lib
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	a := r.fault.abort
 	object.get(a, "percent", 100) >= 100
 	f := {
@@ -24,7 +25,8 @@ findings contains f if {
 }
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	d := r.fault.delay
 	lib.ns(d.fixed) >= lib.ns(r.timeout)
 	f := {

@@ -17,7 +17,8 @@ import data.trellis.lib
 methods := {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	some m, cond in r.match
 	some kind in ["exact", "prefix"]
 	p := cond.path[kind]
@@ -26,14 +27,16 @@ findings contains f if {
 }
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	some m, cond in r.match
 	not regex.is_valid(cond.path.regex)
 	f := {"msg": sprintf("path regex %q is not a valid RE2 expression", [cond.path.regex]), "path": sprintf("spec.traffic[%d].routes[%d].match[%d].path.regex", [i, j, m])}
 }
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	some m, cond in r.match
 	some field in ["headers", "queryParams"]
 	some name, sm in cond[field]
@@ -42,14 +45,16 @@ findings contains f if {
 }
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	some m, cond in r.match
 	not cond.method in methods
 	f := {"msg": sprintf("method %q is not an upper-case HTTP method", [cond.method]), "path": sprintf("spec.traffic[%d].routes[%d].match[%d].method", [i, j, m])}
 }
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	r.rewrite.prefix
 	some m, cond in object.get(r, "match", [{}])
 	not cond.path.prefix

@@ -14,7 +14,8 @@ package trellis.rules.trf012
 import data.trellis.lib
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	lib.is_l7(t.service)
 	not r.timeout
 	f := {

@@ -14,7 +14,8 @@ package trellis.rules.trf013
 import data.trellis.lib
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	lib.ns(r.retries.perTryTimeout) > lib.ns(r.timeout)
 	f := {
 		"msg": sprintf("route %q of %q: per-try timeout %s exceeds the route timeout %s", [lib.route_name(r, j), t.service, r.retries.perTryTimeout, r.timeout]),
@@ -23,7 +24,8 @@ findings contains f if {
 }
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	b := r.retries.backoff
 	lib.ns(b.maxInterval) < lib.ns(b.baseInterval)
 	f := {

@@ -17,13 +17,15 @@ import data.trellis.lib
 conditions := {"5xx", "gateway-error", "reset", "connect-failure", "refused-stream", "retriable-4xx", "cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable"}
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	r.retries.attempts > 5
 	f := {"msg": sprintf("route %q of %q retries %d times (more than 5)", [lib.route_name(r, j), t.service, r.retries.attempts]), "path": sprintf("spec.traffic[%d].routes[%d].retries.attempts", [i, j])}
 }
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	some k, c in r.retries.on
 	not conditions[c]
 	not regex.match(`^[1-5][0-9][0-9]$`, c)
@@ -31,7 +33,8 @@ findings contains f if {
 }
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	r.retries.attempts > 0
 	not r.retries.perTryTimeout
 	f := {"msg": sprintf("route %q of %q retries without a per-try timeout", [lib.route_name(r, j), t.service]), "path": sprintf("spec.traffic[%d].routes[%d].retries.perTryTimeout", [i, j])}

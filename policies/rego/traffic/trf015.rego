@@ -14,7 +14,8 @@ package trellis.rules.trf015
 import data.trellis.lib
 
 findings contains f if {
-	some [i, j, t, r] in lib.routes
+	some i, t in input.spec.traffic
+	some j, r in t.routes
 	r.retries.attempts > 0
 	not t.resilience.outlierDetection
 	f := {
