@@ -27,3 +27,8 @@ func TestGoldenObjectsMatchCRDs(t *testing.T) {
 		}
 	}
 }
+
+func adaptertestValidate(t *testing.T, out *adapters.Output) {
+	t.Helper()
+	adaptertest.ValidateAgainstCRDs(t, out.Objects, adaptertest.CRDDir("istio"), adaptertest.CRDDir("gateway-api"))
+}
