@@ -128,7 +128,6 @@ func mustYAML(t *testing.T, v any) []byte {
 	return b
 }
 
-
 func TestBookinfoReviews(t *testing.T) {
 	d, _ := importFile(t, "bookinfo-reviews.yaml")
 	var reviews, ratings *spec.TrafficPolicy
