@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/trellis-mesh/trellis/adapters"
-	"github.com/trellis-mesh/trellis/adapters/adaptertest"
 	"github.com/trellis-mesh/trellis/adapters/consul"
 	"github.com/trellis-mesh/trellis/internal/kubetest"
 )
@@ -234,7 +233,7 @@ func TestConsulAgentAcceptsGoldenConfigEntries(t *testing.T) {
 		t.Skip("integration test")
 	}
 	a := startConsul(t)
-	golden := adaptertest.GoldenObjectsIn(t, goldenConfigEntryDir(t))
+	golden := goldenObjects(t, configEntryGoldenDirs(t))
 	if len(golden) == 0 {
 		t.Fatal("no config-entry goldens")
 	}
@@ -320,6 +319,27 @@ func checkChains(t *testing.T, a *consulAgent, name string) {
 			t.Errorf("default route destination %+v, want 3 retries and a 2s timeout", d)
 		}
 		assertShares(t, "route default", c.resolve(t, start.Routes[1].NextNode), map[string]float64{"reviews/v1": 90, "reviews/v2": 10})
+	case "route-split":
+		c := a.chain(t, "api")
+		start := c.Nodes[c.StartNode]
+		if start.Type != "router" || len(start.Routes) != 4 {
+			t.Fatalf("start node type %s with %d routes, want a router with beta, two mobile routes and the default", start.Type, len(start.Routes))
+		}
+		assertShares(t, "route beta (virtual service api-beta)", c.resolve(t, start.Routes[0].NextNode), map[string]float64{"api/v2": 33.33, "api/v3": 66.67})
+		assertShares(t, "route mobile (path)", c.resolve(t, start.Routes[1].NextNode), map[string]float64{"api/all": 100})
+		assertShares(t, "route mobile (query)", c.resolve(t, start.Routes[2].NextNode), map[string]float64{"api/all": 100})
+		assertShares(t, "default route", c.resolve(t, start.Routes[3].NextNode), map[string]float64{"api/v1": 80, "api/v2": 20})
+		for _, tg := range c.Targets {
+			if tg.ServiceSubset == "all" && tg.Subset.Filter != "" {
+				t.Errorf("subset all has filter %q, want none", tg.Subset.Filter)
+			}
+			if tg.ServiceSubset == "v3" && tg.Subset.Filter != `Service.Meta["app.kubernetes.io/track"] == "canary" and Service.Meta.version == "v3"` {
+				t.Errorf("subset v3 filter %q", tg.Subset.Filter)
+			}
+		}
+	case "equal-split":
+		c := a.chain(t, "search")
+		assertShares(t, "equal split", c.resolve(t, c.StartNode), map[string]float64{"search/a": 34, "search/b": 33, "search/c": 33})
 	case "tcp-service":
 		c := a.chain(t, "postgres")
 		if c.Protocol != "tcp" {

@@ -2,6 +2,7 @@ package consul_test
 
 import (
 	"sort"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -16,7 +17,7 @@ func TestGoldenCRDsApplyToKubeAPIServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
-	golden := adaptertest.GoldenObjects(t)
+	golden := goldenObjects(t, crdGoldenDirs(t))
 	if len(golden) == 0 {
 		t.Fatal("no golden files")
 	}
@@ -37,7 +38,7 @@ func TestGoldenCRDsApplyToKubeAPIServer(t *testing.T) {
 			c := o.DeepCopy()
 			c.SetNamespace(ns + "-" + c.GetNamespace())
 			if len(c.GetNamespace()) > 63 {
-				c.SetNamespace(c.GetNamespace()[:63])
+				c.SetNamespace(strings.TrimRight(c.GetNamespace()[:63], "-"))
 			}
 			copies[i] = c
 		}

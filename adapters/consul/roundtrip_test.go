@@ -58,6 +58,8 @@ func TestRoundTripDesign(t *testing.T) {
 	if len(files) == 0 {
 		t.Skip("no shared cases")
 	}
+	extra, _ := filepath.Glob(filepath.Join(extraCasesDir(), "*.yaml"))
+	files = append(files, extra...)
 	a := consul.New()
 	for _, format := range []string{consul.FormatCRD, consul.FormatConfigEntry} {
 		for _, f := range files {
