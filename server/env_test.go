@@ -261,3 +261,5 @@ func (e *env) save(t testing.TB, token, name string, w, expected int) saveData {
 	e.must(t, token, saveMutation, saveVars(name, designYAML(name, w), expected, fmt.Sprintf("weight %d", w)), &d)
 	return d
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -342,3 +342,6 @@ func (s *Server) Close() error {
 	s.ops.Close()
 	return s.store.Close()
 }
+
+// DesignSubscribers returns the number of live designChanged subscriptions.
+func (s *Server) DesignSubscribers() int { return s.designs.Subscribers() }

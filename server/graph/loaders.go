@@ -10,8 +10,13 @@ import (
 	"github.com/trellis-mesh/trellis/models"
 )
 
-// batchWait is how long a loader collects keys before it fetches them in one statement.
-const batchWait = 500 * time.Microsecond
+// batchTick is how often a loader checks whether keys are still arriving; it fetches once a
+// tick adds no key (or after maxTicks), so every item of a list lands in one batch even when
+// the resolvers of a long list take a while to be scheduled.
+const (
+	batchTick = time.Millisecond
+	maxTicks  = 10
+)
 
 // maxBatch bounds the keys fetched in one statement.
 const maxBatch = 500
@@ -48,10 +53,7 @@ func (l *loader[K, V]) load(ctx context.Context, key K) (V, bool, error) {
 		if b == nil {
 			b = &batch[K, V]{done: make(chan struct{})}
 			l.cur = b
-			go func() {
-				time.Sleep(batchWait)
-				l.dispatch(b)
-			}()
+			go l.collect(b)
 		}
 		b.keys = append(b.keys, key)
 		l.cache[key] = b
@@ -68,6 +70,22 @@ func (l *loader[K, V]) load(ctx context.Context, key K) (V, bool, error) {
 	}
 	v, ok := b.res[key]
 	return v, ok, b.err
+}
+
+// collect waits until no more keys join batch b, then dispatches it.
+func (l *loader[K, V]) collect(b *batch[K, V]) {
+	last := -1
+	for range maxTicks {
+		time.Sleep(batchTick)
+		l.mu.Lock()
+		n := len(b.keys)
+		l.mu.Unlock()
+		if n == last {
+			break
+		}
+		last = n
+	}
+	l.dispatch(b)
 }
 
 func (l *loader[K, V]) dispatch(b *batch[K, V]) {
