@@ -14,20 +14,34 @@ import (
 // SortObjects sorts objects in place by apiVersion, kind, namespace and name: the canonical order
 // of an Output.
 func SortObjects(objs []*unstructured.Unstructured) {
-	sort.SliceStable(objs, func(i, j int) bool { return objectLess(objs[i], objs[j]) })
+	type keyed struct {
+		k [4]string
+		o *unstructured.Unstructured
+	}
+	ks := make([]keyed, len(objs))
+	sorted := true
+	for i, o := range objs {
+		ks[i] = keyed{[4]string{o.GetAPIVersion(), o.GetKind(), o.GetNamespace(), o.GetName()}, o}
+		if i > 0 && keyLess(ks[i].k, ks[i-1].k) {
+			sorted = false
+		}
+	}
+	if sorted {
+		return
+	}
+	sort.SliceStable(ks, func(i, j int) bool { return keyLess(ks[i].k, ks[j].k) })
+	for i := range ks {
+		objs[i] = ks[i].o
+	}
 }
 
-func objectLess(a, b *unstructured.Unstructured) bool {
-	if x, y := a.GetAPIVersion(), b.GetAPIVersion(); x != y {
-		return x < y
+func keyLess(a, b [4]string) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
 	}
-	if x, y := a.GetKind(), b.GetKind(); x != y {
-		return x < y
-	}
-	if x, y := a.GetNamespace(), b.GetNamespace(); x != y {
-		return x < y
-	}
-	return a.GetName() < b.GetName()
+	return false
 }
 
 // Sort puts the output's objects in canonical order (see SortObjects).
