@@ -128,7 +128,6 @@ func mustYAML(t *testing.T, v any) []byte {
 	return b
 }
 
-
 func routeNames(tp spec.TrafficPolicy) string {
 	var n []string
 	for _, r := range tp.Routes {
