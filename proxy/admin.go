@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"runtime"
 	"sort"
 
@@ -37,6 +38,9 @@ func (p *Proxy) adminHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		p.stats.WritePrometheus(w)
 	})
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/heap", pprof.Index)
 	return mux
 }
 

@@ -37,6 +37,8 @@ type Config struct {
 	Bootstrap string
 	// Service, Namespace, Version and Identity describe the local workload.
 	Service, Namespace, Version, Identity string
+	// TrustDomain is the SPIFFE trust domain of the identity sent to peers (default cluster.local).
+	TrustDomain string
 	// Instance is the instance id (random when empty).
 	Instance string
 	// Labels are pod-like labels sent in node metadata.
@@ -111,7 +113,7 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 	p := &Proxy{cfg: cfg, log: cfg.Logger, stats: stats.NewRegistry(), ready: make(chan struct{}), done: make(chan error, 1)}
 	p.up = upstream.NewManager(p.log)
 	p.builder = table.NewBuilder(p.up, p.stats, p.log)
-	p.srv = router.New(cfg.Identity, p.up, p.stats, p.log)
+	p.srv = router.New(PeerIdentity(cfg), p.up, p.stats, p.log)
 	p.stats.AddCollector(p.upstreamMetrics)
 	if cfg.Admin != "" {
 		ln, err := net.Listen("tcp", cfg.Admin)
@@ -156,6 +158,28 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 		p.done <- err
 	}()
 	return p, nil
+}
+
+// PeerIdentity is the value the proxy writes to x-trellis-peer-identity on outbound requests: the
+// SPIFFE ID spiffe://<trust domain>/ns/<namespace>/sa/<identity> (or --identity itself when it is
+// already a SPIFFE ID). It is what the control plane's RBAC header principals match.
+func PeerIdentity(cfg Config) string {
+	id := cfg.Identity
+	if id == "" {
+		id = cfg.Service
+	}
+	if id == "" || strings.HasPrefix(id, "spiffe://") {
+		return id
+	}
+	td := cfg.TrustDomain
+	if td == "" {
+		td = "cluster.local"
+	}
+	ns := cfg.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	return "spiffe://" + td + "/ns/" + ns + "/sa/" + id
 }
 
 // Wait blocks until the proxy has stopped and returns the drain result.
@@ -207,16 +231,14 @@ func (p *Proxy) node() *corev3.Node {
 // apply builds a table from res and publishes it, holding it back (up to WarmTimeout) while EDS
 // clusters have no assignment yet, so traffic never moves to a cluster without endpoints.
 func (p *Proxy) apply(res table.Resources) error {
-	t, err := p.builder.Build(res)
-	if err != nil {
-		p.mu.Lock()
-		p.applyErrors++
-		p.mu.Unlock()
-		return err
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(t.Warming) > 0 && p.srv.Table() != nil {
+	t, err := p.builder.Build(res)
+	if err != nil {
+		p.applyErrors++
+		return err
+	}
+	if len(t.Warming) > 0 {
 		if p.pending == nil {
 			p.warmSince = time.Now()
 		}
@@ -252,6 +274,7 @@ func (p *Proxy) publishLocked(t *table.Table) error {
 		p.warmTimer = nil
 	}
 	p.up.Commit(t.Clusters)
+	p.builder.Previous = t
 	p.readyOnce.Do(func() { close(p.ready) })
 	names := make([]string, 0, len(t.Listeners))
 	for n := range t.Listeners {

@@ -74,6 +74,7 @@ stand-in for the peer certificate's SPIFFE identity) and checked by RBAC on inbo
 	f.StringVar(&cfg.Namespace, "namespace", "default", "local service namespace")
 	f.StringVar(&cfg.Version, "version", "", "local service version (subset)")
 	f.StringVar(&cfg.Identity, "identity", "", "local workload identity (default: the service name)")
+	f.StringVar(&cfg.TrustDomain, "trust-domain", "cluster.local", "SPIFFE trust domain of the identity sent to peers")
 	f.StringVar(&labels, "labels", "", "pod-like labels, e.g. app=reviews,version=v2")
 	f.StringVar(&cfg.Inbound, "inbound", "127.0.0.1:15006", "inbound address advertised to the control plane")
 	f.StringVar(&cfg.Outbound, "outbound", "127.0.0.1:15001", "outbound address advertised to the control plane")

@@ -283,15 +283,7 @@ func classify(err error) failKind {
 // tryOnce sends the request to ep and reads the response head into h.resp.
 func (h *h1Conn) tryOnce(cl *upstream.Cluster, ep *upstream.Endpoint, rt *table.Route, wc *table.WeightedCluster, l *table.Listener, deadline time.Time, buffered, replayable bool) (*upstream.Conn, failKind, error) {
 	for stale := 0; ; stale++ {
-		ctx := context.Background()
-		var cancel context.CancelFunc
-		if !deadline.IsZero() {
-			ctx, cancel = context.WithDeadline(ctx, deadline)
-		}
-		conn, err := cl.Get(ctx, ep)
-		if cancel != nil {
-			cancel()
-		}
+		conn, err := cl.Get(deadline, ep)
 		if err != nil {
 			if errors.Is(err, upstream.ErrOverflow) {
 				return nil, failOverflow, err
@@ -303,6 +295,10 @@ func (h *h1Conn) tryOnce(cl *upstream.Cluster, ep *upstream.Endpoint, rt *table.
 		}
 		if !deadline.IsZero() {
 			_ = conn.SetDeadline(deadline)
+			conn.HasDeadline = true
+		} else if conn.HasDeadline {
+			_ = conn.SetDeadline(time.Time{})
+			conn.HasDeadline = false
 		}
 		reused := conn.Reused
 		h.writeRequestHead(conn.BW, rt, wc, l, buffered)

@@ -59,6 +59,8 @@ type Listener struct {
 	RateLimit *RateLimit
 	// Fault is true when the fault filter is in the chain.
 	Fault bool
+	// MissingRoutes names the RDS route configuration the listener waits for ("" when present).
+	MissingRoutes string
 	// Local is the series for local replies without a route.
 	Local *stats.Series
 }
@@ -71,7 +73,7 @@ type Table struct {
 	Clusters map[string]*upstream.Cluster
 	// Resources are the resources the table was built from.
 	Resources Resources
-	// Warming lists EDS clusters without an assignment yet.
+	// Warming lists EDS clusters without an assignment and RDS route configurations not received yet.
 	Warming []string
 }
 
@@ -86,6 +88,31 @@ type Builder struct {
 
 	mu      sync.Mutex
 	buckets map[string]*Bucket
+
+	// Previous is the live table; clusters removed by CDS while routes still reference them are
+	// carried over from it so that an update never breaks in-flight routing (make-before-break).
+	Previous *Table
+	missing  map[string]bool
+}
+
+func w0(w uint32) uint32 { return w }
+
+// resolve finds a route's cluster in the new generation, else carries it over from the previous
+// table; a cluster found nowhere with a positive weight makes the table warm (wait for CDS).
+func (b *Builder) resolve(clusters map[string]*upstream.Cluster, name string, weight uint32) *upstream.Cluster {
+	if c := clusters[name]; c != nil {
+		return c
+	}
+	if b.Previous != nil {
+		if c := b.Previous.Clusters[name]; c != nil {
+			clusters[name] = c
+			return c
+		}
+	}
+	if weight > 0 && b.missing != nil {
+		b.missing[name] = true
+	}
+	return nil
 }
 
 // NewBuilder returns a builder.
@@ -109,6 +136,7 @@ func (b *Builder) Build(res Resources) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.missing = map[string]bool{}
 	t := &Table{Listeners: map[string]*Listener{}, Clusters: clusters, Resources: res}
 	for _, c := range res.Clusters {
 		if c.GetType() == clusterv3.Cluster_EDS {
@@ -134,7 +162,14 @@ func (b *Builder) Build(res Resources) (*Table, error) {
 			return nil, fmt.Errorf("listener[%d] %q: %w", i, l.GetName(), err)
 		}
 		t.Listeners[cl.Name] = cl
+		if cl.MissingRoutes != "" {
+			t.Warming = append(t.Warming, "route_configuration/"+cl.MissingRoutes)
+		}
 	}
+	for name := range b.missing {
+		t.Warming = append(t.Warming, "cluster/"+name)
+	}
+	sort.Strings(t.Warming)
 	return t, nil
 }
 
@@ -174,7 +209,11 @@ func (b *Builder) compileListener(l *listenerv3.Listener, routes map[string]*rou
 	}
 	switch rs := hcm.GetRouteSpecifier().(type) {
 	case *hcmv3.HttpConnectionManager_Rds:
-		if rc := routes[rs.Rds.GetRouteConfigName()]; rc != nil {
+		rc := routes[rs.Rds.GetRouteConfigName()]
+		if rc == nil {
+			out.MissingRoutes = rs.Rds.GetRouteConfigName()
+		}
+		if rc != nil {
 			cr, err := b.compileRoutes(l.GetName(), rc, clusters)
 			if err != nil {
 				return nil, fmt.Errorf("route_configuration %q: %w", rc.GetName(), err)
@@ -365,7 +404,7 @@ func (b *Builder) compileAction(listener string, rt *Route, a *routev3.RouteActi
 		if cs.Cluster == "" {
 			return fmt.Errorf("cluster: must not be empty")
 		}
-		rt.Clusters = []WeightedCluster{{Name: cs.Cluster, Cluster: clusters[cs.Cluster], Weight: 1, Stats: b.Stats.Series(listener, rt.Name, cs.Cluster)}}
+		rt.Clusters = []WeightedCluster{{Name: cs.Cluster, Cluster: b.resolve(clusters, cs.Cluster, w0(1)), Weight: 1, Stats: b.Stats.Series(listener, rt.Name, cs.Cluster)}}
 		rt.TotalWeight = 1
 	case *routev3.RouteAction_WeightedClusters:
 		for i, wc := range cs.WeightedClusters.GetClusters() {
@@ -373,7 +412,7 @@ func (b *Builder) compileAction(listener string, rt *Route, a *routev3.RouteActi
 			if wc.GetWeight() != nil {
 				w = wc.GetWeight().GetValue()
 			}
-			c := WeightedCluster{Name: wc.GetName(), Cluster: clusters[wc.GetName()], Weight: w, Stats: b.Stats.Series(listener, rt.Name, wc.GetName())}
+			c := WeightedCluster{Name: wc.GetName(), Cluster: b.resolve(clusters, wc.GetName(), w), Weight: w, Stats: b.Stats.Series(listener, rt.Name, wc.GetName())}
 			if c.Name == "" {
 				return fmt.Errorf("weighted_clusters.clusters[%d].name: must not be empty", i)
 			}

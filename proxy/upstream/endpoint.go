@@ -2,7 +2,6 @@ package upstream
 
 import (
 	"bufio"
-	"context"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -45,7 +44,9 @@ type Conn struct {
 	BW *bufio.Writer
 	// Reused is true when the connection served an earlier request.
 	Reused bool
-	ep     *Endpoint
+	// HasDeadline records that a deadline is set (so it can be cleared when the next use has none).
+	HasDeadline bool
+	ep          *Endpoint
 }
 
 // Available reports whether the endpoint may receive traffic (not ejected, not failing checks).
@@ -77,8 +78,9 @@ func (e *Endpoint) Begin() { e.active.Add(1) }
 // End marks a request as finished on the endpoint.
 func (e *Endpoint) End() { e.active.Add(-1) }
 
-// Get returns an idle connection or dials a new one, honouring max_connections/max_pending.
-func (c *Cluster) Get(ctx context.Context, e *Endpoint) (*Conn, error) {
+// Get returns an idle connection or dials a new one, honouring max_connections/max_pending;
+// deadline (zero = none) bounds dialing and waiting.
+func (c *Cluster) Get(deadline time.Time, e *Endpoint) (*Conn, error) {
 	e.mu.Lock()
 	if n := len(e.idle); n > 0 {
 		conn := e.idle[n-1]
@@ -97,7 +99,11 @@ func (c *Cluster) Get(ctx context.Context, e *Endpoint) (*Conn, error) {
 			return nil, ErrOverflow
 		}
 		defer st.pending.Add(-1)
-		t := time.NewTimer(c.ConnectTimeout)
+		wait := c.ConnectTimeout
+		if !deadline.IsZero() && time.Until(deadline) < wait {
+			wait = time.Until(deadline)
+		}
+		t := time.NewTimer(wait)
 		defer t.Stop()
 		select {
 		case conn := <-e.waiters:
@@ -105,12 +111,10 @@ func (c *Cluster) Get(ctx context.Context, e *Endpoint) (*Conn, error) {
 		case <-t.C:
 			st.counters.Overflows.Add(1)
 			return nil, ErrOverflow
-		case <-ctx.Done():
-			return nil, ctx.Err()
 		}
 	}
-	d := net.Dialer{Timeout: c.ConnectTimeout, KeepAlive: 30 * time.Second}
-	nc, err := d.DialContext(ctx, "tcp", e.Addr)
+	d := net.Dialer{Timeout: c.ConnectTimeout, Deadline: deadline, KeepAlive: 30 * time.Second}
+	nc, err := d.Dial("tcp", e.Addr)
 	if err != nil {
 		st.conns.Add(-1)
 		st.counters.ConnectFailures.Add(1)
@@ -127,7 +131,6 @@ func (c *Cluster) Get(ctx context.Context, e *Endpoint) (*Conn, error) {
 func (c *Conn) Put() {
 	e := c.ep
 	c.Reused = true
-	_ = c.Conn.SetDeadline(time.Time{})
 	select {
 	case e.waiters <- c:
 		return
