@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -56,7 +57,7 @@ Exit codes:
 			if err != nil {
 				return withCode(ExitUsage, fmt.Errorf("--fail-on: %w", err))
 			}
-			if !contains(policies.Formats, format) {
+			if !slices.Contains(policies.Formats, format) {
 				return withCode(ExitUsage, fmt.Errorf("--format: unknown format %q: expected one of %s", format, strings.Join(policies.Formats, ", ")))
 			}
 			cfg, err := loadPolicyConfig(configPath)
@@ -142,13 +143,4 @@ func loadPolicyConfig(path string) (*policies.Config, error) {
 		path = policies.DefaultConfigFile
 	}
 	return policies.LoadConfig(path)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
