@@ -96,7 +96,10 @@ type Demo struct {
 	done   chan struct{}
 	failed chan struct{}
 	once   sync.Once
+	doneMu sync.Once
 }
+
+func (d *Demo) closeDone() { d.doneMu.Do(func() { close(d.done) }) }
 
 // Entry returns the first instance of the design's first service: the demo's front door.
 func (d *Demo) Entry() *Instance { return d.Instances[0] }
@@ -183,7 +186,7 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 			demo.Instances = append(demo.Instances, inst)
 		}
 	}
-	go func() { demo.wg.Wait(); close(demo.done) }()
+	go func() { demo.wg.Wait(); demo.closeDone() }()
 	if err := demo.waitReady(ctx, opts.ReadyTimeout); err != nil {
 		return fail(err)
 	}
@@ -346,6 +349,7 @@ func (d *Demo) Failed() <-chan struct{} { return d.failed }
 func (d *Demo) Stop() {
 	d.cancel()
 	d.wg.Wait()
+	d.closeDone()
 }
 
 // prefixWriter prefixes every line written with a name.
