@@ -1107,6 +1107,10 @@ func (im *importer) telemetryObj(o *unstructured.Unstructured, s map[string]any)
 	}
 	for _, m := range list(s, "metrics") {
 		mm, _ := m.(map[string]any)
+		if tel.Metrics == nil {
+			on := true
+			tel.Metrics = &spec.Metrics{Enabled: &on}
+		}
 		for _, ov := range list(mm, "overrides") {
 			om, _ := ov.(map[string]any)
 			if d, _ := om["disabled"].(bool); d && str(mp(om, "match"), "metric") == "ALL_METRICS" {

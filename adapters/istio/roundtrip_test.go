@@ -109,9 +109,6 @@ func normalize(d *spec.Design) *spec.Design {
 		if t.AccessLogs != nil {
 			t.AccessLogs.Format = ""
 		}
-		if t.Metrics != nil && t.Metrics.IsEnabled() {
-			t.Metrics = nil
-		}
 		if t.Metrics == nil && t.Tracing == nil && t.AccessLogs == nil {
 			c.Spec.Telemetry = nil
 		}

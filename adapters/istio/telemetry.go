@@ -36,12 +36,11 @@ func (t *translator) telemetry() {
 		}
 	}
 	if m := tel.Metrics; m != nil {
+		entry := obj{"providers": []any{obj{"name": "prometheus"}}}
 		if !m.IsEnabled() {
-			s["metrics"] = []any{obj{
-				"providers": []any{obj{"name": "prometheus"}},
-				"overrides": []any{obj{"match": obj{"metric": "ALL_METRICS"}, "disabled": true}},
-			}}
+			entry["overrides"] = []any{obj{"match": obj{"metric": "ALL_METRICS"}, "disabled": true}}
 		}
+		s["metrics"] = []any{entry}
 		if m.Provider != "" && m.Provider != "prometheus" {
 			t.warn("spec.telemetry.metrics.provider", adapters.FeatureMetrics,
 				"Istio's built-in metrics provider is prometheus; provider "+strconv.Quote(m.Provider)+" must be defined in meshConfig.extensionProviders", adapters.SeverityWarning)
