@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   ?= bin/trellis
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/trellis-mesh/trellis/internal/cli.version=$(VERSION)
+LDFLAGS := -X github.com/trellis-mesh/trellis/internal/cli.Version=$(VERSION)
 TRELLIS_HOME ?= .trellis
 ADDR ?= 127.0.0.1:8080
 

@@ -113,5 +113,9 @@ type Warning struct {
 
 // String formats the warning on one line: "warning: istio: spec.x: message [feature]".
 func (w Warning) String() string {
-	return string(w.Severity) + ": " + w.Mesh + ": " + w.Path + ": " + w.Lost + " [" + string(w.Feature) + "]"
+	s := string(w.Severity) + ": " + w.Mesh + ": " + w.Path + ": " + w.Lost
+	if w.Feature != "" {
+		s += " [" + string(w.Feature) + "]"
+	}
+	return s
 }

@@ -139,6 +139,7 @@ func Import(ctx context.Context, objs []*unstructured.Unstructured, opts Options
 		im.nodeSettings(n, im.nodes[n])
 	}
 	d := im.design
+	d.SimplifyWeights()
 	d.Default()
 	if vs := d.Validate(); len(vs) > 0 {
 		return d, im.warnings, &spec.ValidationError{Violations: vs}

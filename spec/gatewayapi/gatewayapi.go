@@ -124,6 +124,7 @@ func Import(ctx context.Context, objs []*unstructured.Unstructured, opts Options
 	}
 	im.buildTraffic()
 	d := im.design
+	d.SimplifyWeights()
 	d.Default()
 	if vs := d.Validate(); len(vs) > 0 {
 		return d, im.warnings, &spec.ValidationError{Violations: vs}

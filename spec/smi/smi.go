@@ -112,6 +112,7 @@ func Import(ctx context.Context, objs []*unstructured.Unstructured, opts Options
 		}
 	}
 	d := im.design
+	d.SimplifyWeights()
 	d.Default()
 	if vs := d.Validate(); len(vs) > 0 {
 		return d, im.warnings, &spec.ValidationError{Violations: vs}
