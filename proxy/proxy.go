@@ -191,6 +191,14 @@ func (p *Proxy) Ready() <-chan struct{} { return p.ready }
 // ListenerAddr returns the bound address of a listener ("" when not bound).
 func (p *Proxy) ListenerAddr(name string) string { return p.srv.Addr(name) }
 
+// XDSStats returns the ADS client counters (zero in bootstrap mode).
+func (p *Proxy) XDSStats() xdsclient.Stats {
+	if p.xds == nil {
+		return xdsclient.Stats{}
+	}
+	return p.xds.Stats()
+}
+
 // AdminAddr returns the admin listener address.
 func (p *Proxy) AdminAddr() string {
 	if p.admin == nil {

@@ -293,6 +293,11 @@ func relayGeneric(w http.ResponseWriter, resp *http.Response, rt *table.Route, w
 		dst.Add("Trailer", k)
 	}
 	w.WriteHeader(resp.StatusCode)
+	if resp.Header.Get("Grpc-Status") != "" {
+		// A gRPC trailers-only response: returning without a body or a flush lets the server send
+		// one HEADERS frame with END_STREAM, as the client expects.
+		return
+	}
 	flusher, _ := w.(http.Flusher)
 	if flusher != nil {
 		flusher.Flush()

@@ -113,7 +113,9 @@ type typeState struct {
 	nonce   string
 	names   []string // subscribed names (nil = wildcard)
 
-	subscribed bool
+	subscribed    bool
+	nackedVersion string
+	nackRepeats   int
 }
 
 func (c *Client) stream(ctx context.Context, conn *grpc.ClientConn) error {
@@ -190,7 +192,19 @@ func (c *Client) stream(ctx context.Context, conn *grpc.ClientConn) error {
 			c.stats.Nacks++
 			c.stats.LastError = decodeErr.Error()
 			c.mu.Unlock()
-			c.log.Warn("NACK", "type", resp.GetTypeUrl(), "version", resp.GetVersionInfo(), "error", decodeErr)
+			if s.nackedVersion == resp.GetVersionInfo() {
+				// The server re-sent a version we rejected: slow the loop down.
+				s.nackRepeats++
+				d := 50 * time.Millisecond << min(s.nackRepeats, 7)
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(d):
+				}
+			} else {
+				s.nackedVersion, s.nackRepeats = resp.GetVersionInfo(), 0
+				c.log.Warn("NACK", "type", resp.GetTypeUrl(), "version", resp.GetVersionInfo(), "error", decodeErr)
+			}
 			if err := send(resp.GetTypeUrl(), decodeErr); err != nil {
 				return fmt.Errorf("sending NACK: %w", err)
 			}

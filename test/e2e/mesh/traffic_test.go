@@ -386,3 +386,38 @@ func TestConfigChangeUnderLoadFailsNothing(t *testing.T) {
 		t.Fatal("traffic never reached v2: updates were not applied")
 	}
 }
+
+func TestBadUpdateIsNACKedAndLastGoodConfigServes(t *testing.T) {
+	x := startXDS(t)
+	b1 := startBackend(t, named("v1"))
+	out := freeAddr(t)
+	good := outboundSnapshot(out, []*routev3.VirtualHost{vhost("reviews.default", []string{"reviews"}, prefixRoute("/", toCluster(v1)))},
+		[]*clusterv3.Cluster{edsCluster(v1, false)}, map[string][]string{v1: {b1.addr}})
+	x.set(t, nodeID("client"), good)
+	p := startProxy(t, x, "client", "client")
+	c := newClient(p.ListenerAddr("outbound"))
+	if r := c.do("reviews", "/", nil); r.status != 200 {
+		t.Fatalf("before: %d", r.status)
+	}
+	badRoute := &routev3.Route{Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: "(unclosed"}}},
+		Action: &routev3.Route_Route{Route: toCluster(v1)}}
+	bad := good
+	bad.routes = []types.Resource{routeConfig("outbound", vhost("reviews.default", []string{"reviews"}, badRoute))}
+	x.set(t, nodeID("client"), bad)
+	deadline := time.Now().Add(5 * time.Second)
+	for p.XDSStats().Nacks == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	st := p.XDSStats()
+	if st.Nacks == 0 {
+		t.Fatal("bad update was not NACKed")
+	}
+	if !strings.Contains(st.LastError, "safe_regex") {
+		t.Errorf("NACK reason %q does not name the field", st.LastError)
+	}
+	t.Logf("NACK: %s", st.LastError)
+	rs := c.many(50, 4, "reviews", "/", nil)
+	if n := count(rs, func(r result) bool { return r.status != 200 }); n > 0 {
+		t.Fatalf("%d requests failed after the NACKed update", n)
+	}
+}
