@@ -51,6 +51,9 @@ type Config struct {
 	DrainTimeout time.Duration
 	// WarmTimeout bounds how long an update waits for EDS of new clusters (default 3s).
 	WarmTimeout time.Duration
+	// TrimMemory drops start-up garbage and cold executable pages from RSS once ready (the CLI
+	// sets it; in-process test proxies leave it off).
+	TrimMemory bool
 	// Logger receives logs (slog.Default when nil).
 	Logger *slog.Logger
 }
@@ -283,7 +286,12 @@ func (p *Proxy) publishLocked(t *table.Table) error {
 	}
 	p.up.Commit(t.Clusters)
 	p.builder.Previous = t
-	p.readyOnce.Do(func() { close(p.ready) })
+	p.readyOnce.Do(func() {
+		close(p.ready)
+		if p.cfg.TrimMemory {
+			go trimResidentMemory()
+		}
+	})
 	names := make([]string, 0, len(t.Listeners))
 	for n := range t.Listeners {
 		names = append(names, n)

@@ -51,6 +51,7 @@ stand-in for the peer certificate's SPIFFE identity) and checked by RBAC on inbo
 				return withCode(ExitUsage, err)
 			}
 			cfg.Labels = lm
+			cfg.TrimMemory = true
 			var lvl slog.Level
 			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 				return withCode(ExitUsage, fmt.Errorf("--log-level: %w", err))
