@@ -6,6 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/trellis-mesh/trellis/adapters"
+	_ "github.com/trellis-mesh/trellis/adapters/consul"
+	_ "github.com/trellis-mesh/trellis/adapters/linkerd"
 	"github.com/trellis-mesh/trellis/spec"
 )
 
@@ -32,25 +37,129 @@ func pick(fs []Finding, rule string) []Finding {
 	return out
 }
 
-func TestSharedCases(t *testing.T) {
-	files, err := filepath.Glob("../spec/testdata/cases/*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no shared cases: %v", err)
+// TestSharedCasesAndExamples checks every shared case and example design, translated to Istio,
+// Linkerd and Consul, and asserts the findings that must (and must not) appear.
+func TestSharedCasesAndExamples(t *testing.T) {
+	cases, _ := filepath.Glob("../spec/testdata/cases/*.yaml")
+	examples, _ := filepath.Glob("../examples/designs/*.yaml")
+	files := append(cases, examples...)
+	if len(cases) < 25 {
+		t.Fatalf("only %d shared cases", len(cases))
 	}
 	e := newEngine(t, Options{})
+	ctx := context.Background()
+	got := map[string]map[string]bool{} // design -> rules
+	total := 0
 	for _, f := range files {
 		ds, err := spec.LoadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, d := range ds {
-			fs, err := e.Check(context.Background(), Target{Design: d}, nil)
-			if err != nil {
-				t.Fatal(err)
+			tg := Target{Design: d, Meshes: map[string]*adapters.Output{}}
+			for _, m := range []string{"istio", "linkerd", "consul"} {
+				a, err := adapters.Lookup(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, _, err := adapters.Translate(ctx, a, d, adapters.Options{})
+				if err != nil {
+					t.Fatalf("%s: %v", f, err)
+				}
+				tg.Meshes[m] = out
 			}
+			fs, err := e.Check(ctx, tg, nil)
+			if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			key := f + "#" + d.Metadata.Name
+			got[key] = map[string]bool{}
 			for _, x := range fs {
-				t.Logf("%s %s [%s] %s: %s (%s) %v", filepath.Base(f), x.Severity, x.Rule, x.Path, x.Message, x.Location(), x.Suppressed)
+				total++
+				got[key][x.Rule] = true
+				if x.File != f || x.Line == 0 {
+					t.Errorf("%s: finding %s %s has no position (%q:%d)", f, x.Rule, x.Path, x.File, x.Line)
+				}
+				if x.Mesh != "" {
+					t.Logf("%s: mesh finding %s %s %s: %s", f, x.Rule, x.Object, x.Path, x.Message)
+				}
 			}
 		}
+	}
+	t.Logf("%d designs, %d findings", len(got), total)
+	caseKey := func(file, name string) string { return "../spec/testdata/cases/" + file + ".yaml#" + name }
+	for design, rules := range map[string][]string{
+		caseKey("mtls-disabled", "mtls-disabled"):     {"SEC-001"},
+		caseKey("mtls-permissive", "mtls-permissive"): {"SEC-001"},
+		caseKey("mtls-overrides", "mtls-overrides"):   {"SEC-001"},
+		caseKey("wasm", "wasm"):                       {"GEN-003"},
+		caseKey("external-api", "external-api"):       {"SEC-012"},
+		caseKey("retries", "retries"):                 {"TRF-015"},
+		caseKey("bookinfo-canary", "bookinfo"):        {"SEC-004", "SEC-005"},
+	} {
+		if got[design] == nil {
+			t.Errorf("design %s not checked", design)
+		}
+		for _, r := range rules {
+			if !got[design][r] {
+				t.Errorf("design %s: expected a %s finding, got %v", design, r, got[design])
+			}
+		}
+	}
+	// Well-formed designs and correct adapter output: none of these may fire anywhere.
+	for design, rules := range got {
+		for _, never := range []string{"TRF-001", "TRF-002", "TRF-004", "TRF-005", "TRF-006", "TRF-007", "TRF-009", "TRF-011", "SEC-002", "SEC-007", "IST-002", "IST-003", "IST-004", "LKD-002", "CSL-001", "CSL-002", "CSL-003"} {
+			if rules[never] {
+				t.Errorf("design %s: unexpected %s finding", design, never)
+			}
+		}
+	}
+	if rules := got[caseKey("zero-trust", "zero-trust")]; rules == nil || rules["SEC-004"] || rules["SEC-005"] || rules["SEC-001"] {
+		t.Errorf("zero-trust baseline has security findings: %v", rules)
+	}
+}
+
+func TestMeshFindingsSuppressedPerService(t *testing.T) {
+	d := loadDesign(t, `spec:
+  services:
+    - name: web
+    - name: legacy
+      annotations:
+        trellis.dev/ignore: "LKD-002: port closed on purpose until the migration"
+`)
+	server := func(name, app string) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "policy.linkerd.io/v1beta3", "kind": "Server",
+			"metadata": map[string]any{"name": name, "namespace": "ns"},
+			"spec":     map[string]any{"port": int64(80), "podSelector": map[string]any{"matchLabels": map[string]any{"app": app}}},
+		}}
+	}
+	out := &adapters.Output{Objects: []*unstructured.Unstructured{server("web-http", "web"), server("legacy-http", "legacy")}}
+	fs, err := newEngine(t, Options{}).Check(context.Background(), Target{Design: d, Meshes: map[string]*adapters.Output{"linkerd": out}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lkd := pick(fs, "LKD-002")
+	if len(lkd) != 2 {
+		t.Fatalf("LKD-002 findings: %+v", lkd)
+	}
+	for _, f := range lkd {
+		switch f.Object {
+		case "Server legacy-http.ns":
+			if !f.Suppressed || f.SuppressReason != "annotation: port closed on purpose until the migration" || f.Line != 7 {
+				t.Errorf("legacy finding: %+v", f)
+			}
+		case "Server web-http.ns":
+			if f.Suppressed || f.Mesh != "linkerd" || f.Path != "spec" || f.Line != 6 {
+				t.Errorf("web finding: %+v", f)
+			}
+		default:
+			t.Errorf("unexpected object %q", f.Object)
+		}
+	}
+	// Without the linkerd output the mesh rule does not run.
+	fs, err = newEngine(t, Options{}).Check(context.Background(), Target{Design: d}, nil)
+	if err != nil || len(pick(fs, "LKD-002")) != 0 {
+		t.Errorf("mesh rule ran without mesh output: %v %v", err, fs)
 	}
 }

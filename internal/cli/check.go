@@ -10,9 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trellis-mesh/trellis/adapters"
-	_ "github.com/trellis-mesh/trellis/adapters/consul"  // registers the consul adapter
-	_ "github.com/trellis-mesh/trellis/adapters/istio"   // registers the istio adapter
-	_ "github.com/trellis-mesh/trellis/adapters/linkerd" // registers the linkerd adapter
+	_ "github.com/trellis-mesh/trellis/adapters/all"     // registers every mesh adapter
+	_ "github.com/trellis-mesh/trellis/adapters/linkerd" // until adapters/all lists it
 	"github.com/trellis-mesh/trellis/policies"
 	"github.com/trellis-mesh/trellis/spec"
 )
