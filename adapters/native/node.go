@@ -268,12 +268,17 @@ func ForNode(res *Resources, node NodeInfo, endpoints []Endpoint) (map[resourcev
 			TypedExtensionProtocolOptions: httpProtocolOptions(proto, 0),
 		})
 	}
-	sorted := append([]Endpoint(nil), endpoints...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Address < sorted[j].Address })
+	byService := map[string][]Endpoint{}
+	for _, e := range endpoints {
+		byService[e.Service] = append(byService[e.Service], e)
+	}
+	for _, eps := range byService {
+		sort.Slice(eps, func(i, j int) bool { return eps[i].Address < eps[j].Address })
+	}
 	for _, s := range res.Subsets {
 		cla := &endpointv3.ClusterLoadAssignment{ClusterName: s.Cluster}
 		var lbs []*endpointv3.LbEndpoint
-		for _, e := range sorted {
+		for _, e := range byService[s.Service] {
 			if !e.in(s) {
 				continue
 			}
