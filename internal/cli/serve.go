@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -67,7 +68,7 @@ func pick(flags *pflag.FlagSet, name, flagValue, env, fileValue, def string) str
 }
 
 // newLogger builds the slog logger for format (json or text) and level.
-func newLogger(w *os.File, format, level string) (*slog.Logger, error) {
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: expected debug, info, warn or error", level)
@@ -140,7 +141,7 @@ maxDepth, maxComplexity, noPlayground).`,
 			if !fl.Changed("max-complexity") && file.MaxComplexity > 0 {
 				cfg.MaxComplexity = file.MaxComplexity
 			}
-			logger, err := newLogger(os.Stderr, pick(fl, "log-format", logFormat, "", file.LogFormat, "text"),
+			logger, err := newLogger(cmd.ErrOrStderr(), pick(fl, "log-format", logFormat, "", file.LogFormat, "text"),
 				pick(fl, "log-level", logLevel, "", file.LogLevel, "info"))
 			if err != nil {
 				return withCode(ExitUsage, err)

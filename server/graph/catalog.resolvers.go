@@ -53,6 +53,7 @@ func (r *queryResolver) Policies(ctx context.Context) ([]*policies.Rule, error) 
 	return out, nil
 }
 
+// PolicyRule returns generated.PolicyRuleResolver implementation.
 func (r *Resolver) PolicyRule() generated.PolicyRuleResolver { return &policyRuleResolver{r} }
 
 type policyRuleResolver struct{ *Resolver }

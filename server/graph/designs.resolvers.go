@@ -196,8 +196,10 @@ func (r *subscriptionResolver) DesignChanged(ctx context.Context, name *string) 
 	return out, nil
 }
 
+// Design returns generated.DesignResolver implementation.
 func (r *Resolver) Design() generated.DesignResolver { return &designResolver{r} }
 
+// DesignRevision returns generated.DesignRevisionResolver implementation.
 func (r *Resolver) DesignRevision() generated.DesignRevisionResolver {
 	return &designRevisionResolver{r}
 }

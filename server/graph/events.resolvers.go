@@ -58,6 +58,7 @@ func (r *queryResolver) Events(ctx context.Context, filter *model.EventFilter, f
 	return conn, nil
 }
 
+// Event returns generated.EventResolver implementation.
 func (r *Resolver) Event() generated.EventResolver { return &eventResolver{r} }
 
 type eventResolver struct{ *Resolver }

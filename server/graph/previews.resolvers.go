@@ -124,6 +124,7 @@ func (r *queryResolver) Check(ctx context.Context, design string, revision *int,
 	return res, nil
 }
 
+// Finding returns generated.FindingResolver implementation.
 func (r *Resolver) Finding() generated.FindingResolver { return &findingResolver{r} }
 
 type findingResolver struct{ *Resolver }

@@ -48,6 +48,7 @@ func (r *queryResolver) Tokens(ctx context.Context) ([]*models.APIToken, error) 
 	return out, nil
 }
 
+// APIToken returns generated.APITokenResolver implementation.
 func (r *Resolver) APIToken() generated.APITokenResolver { return &aPITokenResolver{r} }
 
 type aPITokenResolver struct{ *Resolver }
