@@ -262,8 +262,17 @@ func compilePermission(p *rbacv3.Permission) (func(Req) bool, error) {
 			return nil, fmt.Errorf("not_rule: %w", err)
 		}
 		return func(q Req) bool { return !f(q) }, nil
+	case *rbacv3.Permission_DestinationPort:
+		// The service port the caller addressed (from the authority), as the control plane's
+		// design ports are service ports, not the proxy's inbound port.
+		want := strconv.Itoa(int(r.DestinationPort))
+		return func(q Req) bool {
+			h := q.Host()
+			i := strings.LastIndexByte(h, ':')
+			return i >= 0 && h[i+1:] == want
+		}, nil
 	default:
-		return nil, fmt.Errorf("unsupported permission %T (supported: any, header, url_path, and_rules, or_rules, not_rule)", r)
+		return nil, fmt.Errorf("unsupported permission %T (supported: any, header, url_path, destination_port, and_rules, or_rules, not_rule)", r)
 	}
 }
 
