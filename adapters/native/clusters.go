@@ -179,17 +179,7 @@ func (b *builder) applyHealthCheck(c *clusterv3.Cluster, s *svcInfo) error {
 	}
 	hc := s.service.HealthCheck
 	path := s.path + ".healthCheck"
-	proto := hc.Protocol
-	if proto == "" {
-		switch s.protocol {
-		case spec.ProtocolGRPC:
-			proto = spec.HealthCheckGRPC
-		case spec.ProtocolTCP:
-			proto = spec.HealthCheckTCP
-		default:
-			proto = spec.HealthCheckHTTP
-		}
-	}
+	proto := effectiveHealthProtocol(s)
 	interval, timeout := hc.Interval.Duration, hc.Timeout.Duration
 	if interval <= 0 {
 		interval = 10 * time.Second
@@ -233,6 +223,20 @@ func (b *builder) applyHealthCheck(c *clusterv3.Cluster, s *svcInfo) error {
 			"health checks of %q reach the instance through its inbound proxy, which forwards to the app's port; port %d is not probed separately", s.name, hc.Port)
 	}
 	return nil
+}
+
+// effectiveHealthProtocol is the service's health-check protocol with its documented default.
+func effectiveHealthProtocol(s *svcInfo) spec.HealthCheckProtocol {
+	if p := s.service.HealthCheck.Protocol; p != "" {
+		return p
+	}
+	switch s.protocol {
+	case spec.ProtocolGRPC:
+		return spec.HealthCheckGRPC
+	case spec.ProtocolTCP:
+		return spec.HealthCheckTCP
+	}
+	return spec.HealthCheckHTTP
 }
 
 // externalClusters creates one DNS cluster per port of an external service, with TLS

@@ -217,6 +217,11 @@ func (b *builder) rbacFilters(s *svcInfo) ([]*hcmv3.HttpFilter, error) {
 		}
 		allow[name] = pol
 	}
+	if defaultDeny {
+		if p := healthCheckPolicy(s); p != nil {
+			allow[HealthCheckPolicy] = p
+		}
+	}
 	var out []*hcmv3.HttpFilter
 	if len(deny) > 0 {
 		out = append(out, rbacFilter(rbacv3.RBAC_DENY, deny))
@@ -225,6 +230,33 @@ func (b *builder) rbacFilters(s *svcInfo) ([]*hcmv3.HttpFilter, error) {
 		out = append(out, rbacFilter(rbacv3.RBAC_ALLOW, allow))
 	}
 	return out, nil
+}
+
+// HealthCheckPolicy names the RBAC policy that lets active health checks through a default-deny
+// inbound: the probing proxies are any caller of the service, not only its allowed sources.
+const HealthCheckPolicy = "trellis-health-check"
+
+// healthCheckPolicy allows the service's own HTTP or gRPC health-check request (method and exact
+// path) from any caller; nil when the service has no L7 health check.
+func healthCheckPolicy(s *svcInfo) *rbacv3.Policy {
+	if s.service == nil || s.service.HealthCheck == nil {
+		return nil
+	}
+	method, path := "GET", s.service.HealthCheck.Path
+	switch effectiveHealthProtocol(s) {
+	case spec.HealthCheckHTTP:
+		if path == "" {
+			path = "/healthz"
+		}
+	case spec.HealthCheckGRPC:
+		method, path = "POST", "/grpc.health.v1.Health/Check"
+	default:
+		return nil
+	}
+	return &rbacv3.Policy{
+		Permissions: []*rbacv3.Permission{conditionPermission(spec.AccessCondition{Methods: []string{method}, Paths: []string{path}})},
+		Principals:  []*rbacv3.Principal{{Identifier: &rbacv3.Principal_Any{Any: true}}},
+	}
 }
 
 func rbacFilter(action rbacv3.RBAC_Action, policies map[string]*rbacv3.Policy) *hcmv3.HttpFilter {

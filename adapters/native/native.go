@@ -53,9 +53,9 @@ func (*Adapter) Capabilities() adapters.Capabilities {
 		c[f.Feature] = adapters.Capability{Support: adapters.Native}
 	}
 	c[adapters.FeatureHealthCheck] = adapters.Capability{Support: adapters.Partial,
-		Note: "emitted as Cluster.health_checks (http/grpc/tcp); the probe goes through the peer's inbound proxy, and a per-check port is not expressible; " + proxyGap + " if it ignores health_checks"}
+		Note: "emitted as Cluster.health_checks (http/grpc/tcp); probes go through the peer's inbound proxy (a default-deny RBAC lets the probe's method and path through), so a separate health-check port is not expressible; the bundled proxy runs http and tcp checks only, not grpc_health_check"}
 	c[adapters.FeatureExternalServices] = adapters.Capability{Support: adapters.Partial,
-		Note: "TLS origination via STRICT_DNS/LOGICAL_DNS clusters with UpstreamTlsContext; wildcard hosts and TLS passthrough (TCP) are not routed because the bundled proxy's outbound listener is HTTP only"}
+		Note: "STRICT_DNS/LOGICAL_DNS clusters with an UpstreamTlsContext for TLS origination; the bundled proxy does not originate TLS yet (an Envoy sidecar does); wildcard hosts and TLS passthrough (TCP) are not routed because the outbound listener is HTTP only"}
 	c[adapters.FeatureMTLSStrict] = adapters.Capability{Support: adapters.Partial,
 		Note: "not enforced yet: the bundled proxy has no mTLS; the caller identity travels in the x-trellis-peer-identity header set by the calling proxy (pre-mTLS stand-in)"}
 	c[adapters.FeatureMTLSPermissive] = adapters.Capability{Support: adapters.Partial,

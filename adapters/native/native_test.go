@@ -328,3 +328,55 @@ func TestBadNodeMetadata(t *testing.T) {
 		t.Error("nil node accepted")
 	}
 }
+
+// TestHealthCheckThroughDefaultDeny checks that active health checks are emitted and that a
+// default-deny inbound lets exactly the probe's method and path through from any caller.
+func TestHealthCheckThroughDefaultDeny(t *testing.T) {
+	ds, err := spec.LoadBytes("hc.yaml", []byte(`
+apiVersion: trellis.dev/v1alpha1
+kind: Design
+metadata: {name: hc, namespace: demo}
+spec:
+  services:
+    - name: web
+      ports: [{port: 8080}]
+      healthCheck: {path: /ready, interval: 5s, timeout: 500ms}
+    - name: users
+      protocol: grpc
+      ports: [{port: 50051}]
+      healthCheck: {}
+  security: {defaultPolicy: deny}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _, err := native.Build(ds[0], adapters.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string][2]string{"web.demo": {"GET", "/ready"}, "users.demo": {"POST", "/grpc.health.v1.Health/Check"}} {
+		snap, err := native.ForNode(res, native.CanonicalNode(res, key), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkSnapshot(t, snap)
+		allow := &rbacfilterv3.RBAC{}
+		if err := res.Services[key].HTTPFilters[0].GetTypedConfig().UnmarshalTo(allow); err != nil {
+			t.Fatal(err)
+		}
+		p := allow.Rules.Policies[native.HealthCheckPolicy]
+		and := p.GetPermissions()[0].GetAndRules().GetRules()
+		if p == nil || len(and) != 2 || and[0].GetHeader().GetStringMatch().GetExact() != want[0] ||
+			and[1].GetUrlPath().GetPath().GetExact() != want[1] || !p.Principals[0].GetAny() {
+			t.Errorf("%s: health-check policy = %v, want %v from any caller", key, p, want)
+		}
+	}
+	c := find[*clusterv3.Cluster](t, func() []types.Resource {
+		snap, _ := native.ForNode(res, native.CanonicalNode(res, ""), nil)
+		return snap[resourcev3.ClusterType]
+	}(), "outbound|8080||web.demo")
+	hc := c.GetHealthChecks()[0]
+	if hc.GetHttpHealthCheck().GetPath() != "/ready" || hc.GetInterval().AsDuration().Seconds() != 5 {
+		t.Errorf("health check = %v", hc)
+	}
+}
