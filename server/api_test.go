@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/trellis-mesh/trellis/adapters"
-	_ "github.com/trellis-mesh/trellis/adapters/native"
 	"github.com/trellis-mesh/trellis/models"
 )
 

@@ -25,6 +25,8 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	// Every mesh adapter, for translate, check and the capability matrix.
+	_ "github.com/trellis-mesh/trellis/adapters/all"
 	"github.com/trellis-mesh/trellis/models"
 	"github.com/trellis-mesh/trellis/policies"
 	"github.com/trellis-mesh/trellis/server/auth"
