@@ -18,8 +18,18 @@ func TestGoldenMeshRoutes(t *testing.T) {
 		adaptertest.CasesDir(t), filepath.Join("testdata", "golden-meshroutes"))
 }
 
+// TestGoldenIstioCases runs the adapter's own edge cases (testdata/cases) against
+// testdata/golden-istio.
+func TestGoldenIstioCases(t *testing.T) {
+	adaptertest.RunDir(t, istio.New(), adapters.Options{TrustDomain: "edge.example"},
+		filepath.Join("testdata", "cases"), filepath.Join("testdata", "golden-istio"))
+}
+
+// goldenDirs are every golden directory of the package.
+var goldenDirs = []string{"golden", "golden-meshroutes", "golden-istio"}
+
 func TestGoldenObjectsMatchCRDs(t *testing.T) {
-	for _, dir := range []string{"golden", "golden-meshroutes"} {
+	for _, dir := range goldenDirs {
 		for name, objs := range adaptertest.GoldenObjectsIn(t, filepath.Join("testdata", dir)) {
 			t.Run(dir+"/"+name, func(t *testing.T) {
 				adaptertest.ValidateAgainstCRDs(t, objs, adaptertest.CRDDir("istio"), adaptertest.CRDDir("gateway-api"))

@@ -925,8 +925,9 @@ func (im *importer) authorizationPolicy(o *unstructured.Unstructured, s map[stri
 		from := list(r0, "from")
 		if len(from) == 1 && len(r0) == 1 {
 			src := mp(from[0].(map[string]any), "source")
-			if np := strs(list(src, "notRequestPrincipals")); len(np) == 1 && np[0] == "*" && len(src) == 1 {
-				im.required[o.GetNamespace()+"/"+app] = true
+			if np := strs(list(src, "notRequestPrincipals")); len(np) == 1 && strings.HasSuffix(np[0], "*") && len(src) == 1 {
+				// "*": any token; "<issuer>/*": a token of that issuer.
+				im.required[o.GetNamespace()+"/"+app+"/"+strings.TrimSuffix(strings.TrimSuffix(np[0], "*"), "/")] = true
 				return
 			}
 		}
@@ -1032,34 +1033,19 @@ func (im *importer) requestAuthentication(o *unstructured.Unstructured, s map[st
 		path := fmt.Sprintf("spec.jwtRules[%d]", i)
 		im.warnUnknown(o, path, jm, adapters.FeatureJWT, "issuer", "jwksUri", "jwks", "audiences", "forwardOriginalToken", "fromHeaders")
 		name := o.GetName()
-		if app != "" {
-			name = strings.TrimSuffix(name, "-"+app)
-		}
 		if i > 0 {
 			name = fmt.Sprintf("%s-%d", name, i)
 		}
 		rule := spec.JWTRule{
 			Name: name, Issuer: str(jm, "issuer"), JWKSURI: str(jm, "jwksUri"), JWKS: str(jm, "jwks"),
 			Audiences: strs(list(jm, "audiences")),
-			Optional:  !im.required[o.GetNamespace()+"/"+app],
+			Optional:  !im.required[o.GetNamespace()+"/"+app+"/"] && !im.required[o.GetNamespace()+"/"+app+"/"+str(jm, "issuer")],
 		}
 		if v, _ := jm["forwardOriginalToken"].(bool); v {
 			rule.ForwardToken = true
 		}
 		if fh := list(jm, "fromHeaders"); len(fh) > 0 {
 			rule.FromHeader = str(fh[0].(map[string]any), "name")
-		}
-		// Rules generated per service from one design rule share name and settings: merge them.
-		merged := false
-		for k := range sec.RequestAuthentication {
-			ex := &sec.RequestAuthentication[k]
-			if ex.Name == rule.Name && ex.Issuer == rule.Issuer && ex.JWKSURI == rule.JWKSURI && app != "" && len(ex.Services) > 0 {
-				ex.Services = append(ex.Services, app)
-				merged = true
-			}
-		}
-		if merged {
-			continue
 		}
 		if app != "" {
 			rule.Services = []string{app}
@@ -1127,18 +1113,6 @@ func (im *importer) wasmPlugin(o *unstructured.Unstructured, s map[string]any) {
 	im.warnUnknown(o, "spec", s, adapters.FeatureWasm, "url", "sha256", "phase", "priority", "pluginConfig", "failStrategy", "selector", "imagePullPolicy")
 	app := selectorApp(s)
 	name := o.GetName()
-	if app != "" {
-		name = strings.TrimSuffix(name, "-"+app)
-	}
-	for i := range im.d.Spec.Extensions {
-		ex := &im.d.Spec.Extensions[i]
-		if ex.Name == name && ex.Source == str(s, "url") {
-			if app != "" && len(ex.Services) > 0 {
-				ex.Services = append(ex.Services, app)
-			}
-			return
-		}
-	}
 	e := spec.Extension{Name: name, Source: str(s, "url"), SHA256: str(s, "sha256"), Phase: wasmPhaseNames[str(s, "phase")], Priority: i32(s, "priority")}
 	if str(s, "failStrategy") == "FAIL_OPEN" {
 		e.FailurePolicy = spec.FailOpen
@@ -1186,7 +1160,9 @@ func (im *importer) finish() {
 		}
 		im.d.Spec.Traffic = append(im.d.Spec.Traffic, *tp)
 	}
+	im.d.Spec.Extensions = mergeExtensions(im.d.Spec.Extensions)
 	if sec := im.d.Spec.Security; sec != nil {
+		sec.RequestAuthentication = mergeJWTRules(sec.RequestAuthentication)
 		for i := range sec.Access {
 			sec.Access[i].Sources = dedupeSources(sec.Access[i].Sources)
 		}
@@ -1201,6 +1177,88 @@ func dedupeSources(in []spec.Source) []spec.Source {
 			seen[s] = true
 			out = append(out, s)
 		}
+	}
+	return out
+}
+
+// perServiceBase returns the design name an object generated per service carries
+// ("<name>-<service>") when it selects exactly one service, and ok.
+func perServiceBase(name string, services []string) (string, bool) {
+	if len(services) != 1 || !strings.HasSuffix(name, "-"+services[0]) {
+		return "", false
+	}
+	return strings.TrimSuffix(name, "-"+services[0]), true
+}
+
+// mergeJWTRules folds the RequestAuthentications the translator generates per service from one
+// rule ("<rule>-<service>", identical settings, at least two) back into that rule.
+func mergeJWTRules(rules []spec.JWTRule) []spec.JWTRule {
+	key := func(r spec.JWTRule) (string, bool) {
+		base, ok := perServiceBase(r.Name, r.Services)
+		if !ok {
+			return "", false
+		}
+		r.Name, r.Services = base, nil
+		return fmt.Sprintf("%+v", r), true
+	}
+	counts := map[string]int{}
+	for _, r := range rules {
+		if k, ok := key(r); ok {
+			counts[k]++
+		}
+	}
+	var out []spec.JWTRule
+	index := map[string]int{}
+	for _, r := range rules {
+		k, ok := key(r)
+		if !ok || counts[k] < 2 {
+			out = append(out, r)
+			continue
+		}
+		if i, seen := index[k]; seen {
+			out[i].Services = append(out[i].Services, r.Services...)
+			continue
+		}
+		base, _ := perServiceBase(r.Name, r.Services)
+		r.Name = base
+		index[k] = len(out)
+		out = append(out, r)
+	}
+	return out
+}
+
+// mergeExtensions folds WasmPlugins generated per service from one extension back into it.
+func mergeExtensions(exts []spec.Extension) []spec.Extension {
+	key := func(e spec.Extension) (string, bool) {
+		base, ok := perServiceBase(e.Name, e.Services)
+		if !ok {
+			return "", false
+		}
+		e.Name, e.Services = base, nil
+		return fmt.Sprintf("%+v", e), true
+	}
+	counts := map[string]int{}
+	for _, e := range exts {
+		if k, ok := key(e); ok {
+			counts[k]++
+		}
+	}
+	var out []spec.Extension
+	index := map[string]int{}
+	for _, e := range exts {
+		k, ok := key(e)
+		if !ok || counts[k] < 2 {
+			out = append(out, e)
+			continue
+		}
+		if i, seen := index[k]; seen {
+			out[i].Services = append(out[i].Services, e.Services...)
+			continue
+		}
+		base, _ := perServiceBase(e.Name, e.Services)
+		e.Name = base
+		index[k] = len(out)
+		out = append(out, e)
 	}
 	return out
 }

@@ -20,7 +20,7 @@ func TestGoldenObjectsApplyToKubeAPIServer(t *testing.T) {
 
 	var objs []*unstructured.Unstructured
 	var origin []string
-	for _, dir := range []string{"golden", "golden-meshroutes"} {
+	for _, dir := range goldenDirs {
 		sets := adaptertest.GoldenObjectsIn(t, filepath.Join("testdata", dir))
 		names := make([]string, 0, len(sets))
 		for n := range sets {

@@ -188,6 +188,7 @@ func (t *translator) accessRule(i int, r *spec.AccessRule) {
 			rc["to"] = []any{obj{"operation": op}}
 		}
 		var when []any
+		unexpressible := false
 		for _, name := range sortedKeys(c.Headers) {
 			m := c.Headers[name]
 			key := "request.headers[" + name + "]"
@@ -199,9 +200,18 @@ func (t *translator) accessRule(i int, r *spec.AccessRule) {
 			case m.Present:
 				when = append(when, obj{"key": key, "values": []any{"*"}})
 			default:
-				t.warn(cpath+".headers."+name, adapters.FeatureAuthzConditions,
-					"AuthorizationPolicy conditions match exact values, prefixes and suffixes only: the regex header condition is dropped, so the rule matches more requests", adapters.SeverityWarning)
+				unexpressible = true
+				if action == "ALLOW" {
+					t.warn(cpath+".headers."+name, adapters.FeatureAuthzConditions,
+						"AuthorizationPolicy conditions match exact values, prefixes and suffixes only: this regex header condition cannot be expressed, so the whole condition is dropped and the requests it would allow are denied (fail closed)", adapters.SeverityWarning)
+				} else {
+					t.warn(cpath+".headers."+name, adapters.FeatureAuthzConditions,
+						"AuthorizationPolicy conditions match exact values, prefixes and suffixes only: this regex header condition is dropped, so the deny applies to more requests (fail closed)", adapters.SeverityWarning)
+				}
 			}
+		}
+		if unexpressible && action == "ALLOW" {
+			continue
 		}
 		if len(when) > 0 {
 			rc["when"] = when
@@ -283,9 +293,11 @@ func (t *translator) jwtRule(i int, r *spec.JWTRule) {
 		if r.Optional {
 			continue
 		}
+		// Request principals are "<iss>/<sub>": requiring one from this issuer keeps a token of
+		// another rule's issuer from satisfying this rule.
 		ap := obj{
 			"action": "DENY",
-			"rules":  []any{obj{"from": []any{obj{"source": obj{"notRequestPrincipals": []any{"*"}}}}}},
+			"rules":  []any{obj{"from": []any{obj{"source": obj{"notRequestPrincipals": []any{r.Issuer + "/*"}}}}}},
 		}
 		if svc != "" {
 			ap["selector"] = selector(svc)
