@@ -1,0 +1,436 @@
+package istio
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/trellis-mesh/trellis/adapters"
+	"github.com/trellis-mesh/trellis/spec"
+)
+
+// ---- DestinationRule ----
+
+func (im *importer) destinationRule(o *unstructured.Unstructured, s map[string]any) {
+	im.warnUnknown(o, "spec", s, "", "host", "subsets", "trafficPolicy", "exportTo", "workloadSelector")
+	name, ns, internal := im.resolveHost(str(s, "host"), o.GetNamespace())
+	if internal {
+		svc := im.service(name, ns)
+		for _, sub := range list(s, "subsets") {
+			sm, _ := sub.(map[string]any)
+			v := spec.Version{Name: str(sm, "name"), Labels: map[string]string{}}
+			for k, val := range mp(sm, "labels") {
+				v.Labels[k], _ = val.(string)
+			}
+			svc.Versions = append(svc.Versions, v)
+			if mp(sm, "trafficPolicy") != nil {
+				im.warn(o, "spec.subsets[].trafficPolicy", adapters.FeatureConnectionLimits, "per-subset traffic policies have no design equivalent: dropped")
+			}
+		}
+	} else if _, ok := im.external[name]; !ok {
+		im.warn(o, "spec.host", adapters.FeatureExternalServices, "host "+strconv.Quote(str(s, "host"))+" is neither a mesh service nor a ServiceEntry host: dropped")
+		return
+	}
+	tp := mp(s, "trafficPolicy")
+	if tp == nil {
+		return
+	}
+	im.warnUnknown(o, "spec.trafficPolicy", tp, "", "connectionPool", "outlierDetection", "loadBalancer", "tls", "portLevelSettings", "retryBudget")
+	res := &spec.Resilience{}
+	if cp := mp(tp, "connectionPool"); cp != nil {
+		c := &spec.ConnectionLimits{}
+		tcp, http := mp(cp, "tcp"), mp(cp, "http")
+		c.Max = i32(tcp, "maxConnections")
+		c.ConnectTimeout = dur(o, im, "spec.trafficPolicy.connectionPool.tcp.connectTimeout", str(tcp, "connectTimeout"))
+		c.MaxPendingRequests = i32(http, "http1MaxPendingRequests")
+		c.MaxRequests = i32(http, "http2MaxRequests")
+		c.MaxRequestsPerConnection = i32(http, "maxRequestsPerConnection")
+		im.warnUnknown(o, "spec.trafficPolicy.connectionPool.tcp", tcp, adapters.FeatureConnectionLimits, "maxConnections", "connectTimeout")
+		im.warnUnknown(o, "spec.trafficPolicy.connectionPool.http", http, adapters.FeatureConnectionLimits, "http1MaxPendingRequests", "http2MaxRequests", "maxRequestsPerConnection")
+		res.Connections = c
+	}
+	if od := mp(tp, "outlierDetection"); od != nil {
+		im.warnUnknown(o, "spec.trafficPolicy.outlierDetection", od, adapters.FeatureOutlierDetection, "consecutive5xxErrors", "interval", "baseEjectionTime", "maxEjectionPercent")
+		res.OutlierDetection = &spec.OutlierDetection{
+			Consecutive5xx:     i32(od, "consecutive5xxErrors"),
+			Interval:           dur(o, im, "spec.trafficPolicy.outlierDetection.interval", str(od, "interval")),
+			BaseEjectionTime:   dur(o, im, "spec.trafficPolicy.outlierDetection.baseEjectionTime", str(od, "baseEjectionTime")),
+			MaxEjectionPercent: i32(od, "maxEjectionPercent"),
+		}
+	}
+	if lb := mp(tp, "loadBalancer"); lb != nil {
+		l := &spec.LoadBalancer{}
+		switch str(lb, "simple") {
+		case "LEAST_REQUEST", "LEAST_CONN":
+			l.Algorithm = spec.LBLeastRequest
+		case "RANDOM":
+			l.Algorithm = spec.LBRandom
+		case "ROUND_ROBIN", "":
+			l.Algorithm = spec.LBRoundRobin
+		default:
+			im.warn(o, "spec.trafficPolicy.loadBalancer.simple", adapters.FeatureLoadBalancer, str(lb, "simple")+" has no design equivalent: round robin is used")
+			l.Algorithm = spec.LBRoundRobin
+		}
+		if ch := mp(lb, "consistentHash"); ch != nil {
+			h := &spec.ConsistentHash{Header: str(ch, "httpHeaderName"), QueryParam: str(ch, "httpQueryParameterName")}
+			if v, _ := ch["useSourceIp"].(bool); v {
+				h.SourceIP = true
+			}
+			if c := mp(ch, "httpCookie"); c != nil {
+				h.Cookie = &spec.HashCookie{Name: str(c, "name"), Path: str(c, "path"), TTL: dur(o, im, "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.ttl", str(c, "ttl"))}
+			}
+			l.Algorithm, l.ConsistentHash = spec.LBConsistentHash, h
+		}
+		res.LoadBalancer = l
+	}
+	if rb := mp(tp, "retryBudget"); rb != nil {
+		p, _ := num(rb, "percent")
+		im.budgets[name] = &spec.RetryBudget{Percent: p, MinRetryConcurrency: i32(rb, "minRetryConcurrency")}
+	}
+	if tls := mp(tp, "tls"); tls != nil {
+		switch str(tls, "mode") {
+		case "ISTIO_MUTUAL", "DISABLE":
+			// Client side of mTLS: follows PeerAuthentication, which the design expresses.
+		case "SIMPLE":
+			if es, ok := im.external[name]; ok {
+				es.TLS = &spec.ExternalTLS{
+					Mode: spec.ExternalTLSOriginate, SNI: str(tls, "sni"), CACertificates: str(tls, "caCertificates"),
+					SubjectAltNames: strs(list(tls, "subjectAltNames")),
+				}
+				if v, _ := tls["insecureSkipVerify"].(bool); v {
+					es.TLS.InsecureSkipVerify = true
+				}
+				if es.Protocol == spec.ProtocolTCP {
+					es.Protocol = spec.ProtocolHTTP
+				}
+			} else {
+				im.warn(o, "spec.trafficPolicy.tls", adapters.FeatureExternalServices, "TLS origination to a mesh service has no design equivalent: dropped")
+			}
+		default:
+			im.warn(o, "spec.trafficPolicy.tls.mode", adapters.FeatureExternalServices, str(tls, "mode")+" client TLS has no design equivalent: dropped")
+		}
+	}
+	if res.Connections != nil || res.OutlierDetection != nil || res.LoadBalancer != nil {
+		im.policy(name).Resilience = res
+	}
+}
+
+// ---- VirtualService ----
+
+var prefixRewriteRe = regexp.MustCompile(`^\^\(\?:(.*)\)(\(/\|\$\)|/\?)$`)
+
+func (im *importer) virtualService(o *unstructured.Unstructured, s map[string]any) {
+	im.warnUnknown(o, "spec", s, "", "hosts", "http", "tcp", "exportTo", "gateways", "tls")
+	if g := strs(list(s, "gateways")); len(g) > 0 && !(len(g) == 1 && g[0] == "mesh") {
+		im.warn(o, "spec.gateways", adapters.FeatureWeightedSplit, "ingress gateway routing is outside the design: the routes are imported as mesh routes")
+	}
+	if len(list(s, "tls")) > 0 {
+		im.warn(o, "spec.tls", adapters.FeatureWeightedSplit, "TLS (SNI) routes have no design equivalent: dropped")
+	}
+	hosts := strs(list(s, "hosts"))
+	if len(hosts) == 0 {
+		im.warn(o, "spec.hosts", "", "no hosts: dropped")
+		return
+	}
+	name, ns, internal := im.resolveHost(hosts[0], o.GetNamespace())
+	if internal {
+		im.service(name, ns)
+	} else if _, ok := im.external[name]; !ok {
+		im.warn(o, "spec.hosts", "", "host "+strconv.Quote(hosts[0])+" is neither a mesh service nor a ServiceEntry host: dropped")
+		return
+	}
+	if len(hosts) > 1 && internal {
+		im.warn(o, "spec.hosts", "", "only the first host is imported; a design traffic policy targets one service")
+	}
+	tp := im.policy(name)
+	https := list(s, "http")
+	for i, h := range https {
+		hm, _ := h.(map[string]any)
+		path := fmt.Sprintf("spec.http[%d]", i)
+		if i == len(https)-1 && i > 0 && str(hm, "name") == FallthroughRoute && len(list(hm, "match")) == 0 {
+			continue // the catch-all the translator appends
+		}
+		tp.Routes = append(tp.Routes, im.httpRoute(o, path, name, ns, hm))
+	}
+	for i, t := range list(s, "tcp") {
+		tm, _ := t.(map[string]any)
+		path := fmt.Sprintf("spec.tcp[%d]", i)
+		im.warnUnknown(o, path, tm, adapters.FeatureWeightedSplit, "route", "match")
+		r := spec.Route{Name: fmt.Sprintf("route-%d", len(tp.Routes))}
+		if len(tp.Routes) == 0 {
+			r.Name = "default"
+		}
+		r.Backends = im.backends(o, path, name, ns, list(tm, "route"))
+		tp.Routes = append(tp.Routes, r)
+		if sv := im.serviceByName(name); sv != nil && internal {
+			sv.Protocol = spec.ProtocolTCP
+		}
+	}
+}
+
+func (im *importer) backends(o *unstructured.Unstructured, path, service, ns string, routes []any) []spec.Backend {
+	var out []spec.Backend
+	for j, r := range routes {
+		rm, _ := r.(map[string]any)
+		dest := mp(rm, "destination")
+		bname, _, _ := im.resolveHost(str(dest, "host"), ns)
+		b := spec.Backend{Service: bname, Version: str(dest, "subset"), Port: i32(mp(dest, "port"), "number")}
+		if b.Service == service {
+			b.Service = ""
+		}
+		if w, ok := num(rm, "weight"); ok {
+			b.Weight = int32(w)
+		} else if len(routes) == 1 {
+			b.Weight = 0
+		}
+		if mp(rm, "headers") != nil {
+			im.warn(o, fmt.Sprintf("%s.route[%d].headers", path, j), adapters.FeatureHeaderOps, "per-destination header operations have no design equivalent: dropped")
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func (im *importer) httpRoute(o *unstructured.Unstructured, path, service, ns string, h map[string]any) spec.Route {
+	im.warnUnknown(o, path, h, "", "name", "match", "route", "timeout", "retries", "fault", "mirror", "mirrors", "mirrorPercentage", "headers", "rewrite")
+	r := spec.Route{Name: str(h, "name")}
+	r.Match = im.matches(o, path, list(h, "match"))
+	r.Backends = im.backends(o, path, service, ns, list(h, "route"))
+	r.Timeout = dur(o, im, path+".timeout", str(h, "timeout"))
+	if rt := mp(h, "retries"); rt != nil {
+		re := &spec.Retries{Attempts: i32(rt, "attempts"), PerTryTimeout: dur(o, im, path+".retries.perTryTimeout", str(rt, "perTryTimeout"))}
+		if on := str(rt, "retryOn"); on != "" {
+			re.On = strings.Split(on, ",")
+		}
+		if b := str(rt, "backoff"); b != "" {
+			re.Backoff = &spec.Backoff{BaseInterval: dur(o, im, path+".retries.backoff", b)}
+		}
+		im.warnUnknown(o, path+".retries", rt, adapters.FeatureRetries, "attempts", "perTryTimeout", "retryOn", "backoff")
+		r.Retries = re
+	}
+	if f := mp(h, "fault"); f != nil {
+		fa := &spec.Fault{}
+		if dl := mp(f, "delay"); dl != nil {
+			fa.Delay = &spec.DelayFault{Fixed: dur(o, im, path+".fault.delay.fixedDelay", str(dl, "fixedDelay")), Percent: percentage(dl)}
+		}
+		if ab := mp(f, "abort"); ab != nil {
+			fa.Abort = &spec.AbortFault{HTTPStatus: i32(ab, "httpStatus"), GRPCStatus: str(ab, "grpcStatus"), Percent: percentage(ab)}
+		}
+		r.Fault = fa
+	}
+	mirrors := list(h, "mirrors")
+	if m := mp(h, "mirror"); m != nil {
+		mirrors = append(mirrors, map[string]any{"destination": m, "percentage": mp(h, "mirrorPercentage")})
+	}
+	for j, m := range mirrors {
+		mm, _ := m.(map[string]any)
+		if j > 0 {
+			im.warn(o, fmt.Sprintf("%s.mirrors[%d]", path, j), adapters.FeatureMirror, "the design mirrors to one backend: further mirrors are dropped")
+			break
+		}
+		dest := mp(mm, "destination")
+		mname, _, _ := im.resolveHost(str(dest, "host"), ns)
+		pct := 100.0
+		if p := mp(mm, "percentage"); p != nil {
+			pct, _ = num(p, "value")
+		}
+		r.Mirror = &spec.Mirror{Service: mname, Version: str(dest, "subset"), Percent: pct}
+	}
+	if hd := mp(h, "headers"); hd != nil {
+		ops := &spec.HeaderOps{Request: headerOpsFrom(mp(hd, "request")), Response: headerOpsFrom(mp(hd, "response"))}
+		r.Headers = ops
+	}
+	if rw := mp(h, "rewrite"); rw != nil {
+		out := &spec.Rewrite{Host: str(rw, "authority")}
+		if u := str(rw, "uri"); u != "" {
+			allExact := len(r.Match) > 0
+			for _, m := range r.Match {
+				if m.Path == nil || m.Path.Exact == "" {
+					allExact = false
+				}
+			}
+			if allExact {
+				out.FullPath = u
+			} else {
+				out.Prefix = u
+				if len(u) > 1 {
+					out.Prefix = strings.TrimSuffix(u, "/")
+				}
+			}
+		}
+		if rr := mp(rw, "uriRegexRewrite"); rr != nil {
+			m, to := str(rr, "match"), str(rr, "rewrite")
+			switch {
+			case m == "^.*$" || m == ".*" || m == "^/.*$":
+				out.FullPath = to
+			case prefixRewriteRe.MatchString(m):
+				out.Prefix = strings.TrimSuffix(to, `\1`)
+				if out.Prefix == "" {
+					out.Prefix = "/"
+				}
+			default:
+				im.warn(o, path+".rewrite.uriRegexRewrite", adapters.FeatureRewrite, "a general regex rewrite has no design equivalent: dropped")
+			}
+		}
+		if out.Host != "" || out.Prefix != "" || out.FullPath != "" {
+			r.Rewrite = out
+		}
+	}
+	return r
+}
+
+func headerOpsFrom(m map[string]any) *spec.HeaderOperations {
+	if m == nil {
+		return nil
+	}
+	ops := &spec.HeaderOperations{Remove: strs(list(m, "remove"))}
+	conv := func(v map[string]any) map[string]string {
+		if len(v) == 0 {
+			return nil
+		}
+		out := map[string]string{}
+		for k, e := range v {
+			out[k], _ = e.(string)
+		}
+		return out
+	}
+	ops.Set, ops.Add = conv(mp(m, "set")), conv(mp(m, "add"))
+	return ops
+}
+
+// matches converts Istio matches, folding {uri: {exact: p}} + {uri: {prefix: p/}} pairs (with
+// otherwise equal conditions) back into one segment-prefix match.
+func (im *importer) matches(o *unstructured.Unstructured, path string, ms []any) []spec.Match {
+	var out []spec.Match
+	for i := 0; i < len(ms); i++ {
+		m, _ := ms[i].(map[string]any)
+		mpath := fmt.Sprintf("%s.match[%d]", path, i)
+		im.warnUnknown(o, mpath, m, adapters.FeaturePathMatch, "uri", "method", "headers", "queryParams", "name")
+		sm := spec.Match{}
+		if u := mp(m, "uri"); u != nil {
+			switch {
+			case str(u, "exact") != "":
+				p := str(u, "exact")
+				if i+1 < len(ms) {
+					next, _ := ms[i+1].(map[string]any)
+					if str(mp(next, "uri"), "prefix") == p+"/" && sameExceptURI(m, next) {
+						sm.Path = &spec.PathMatch{Prefix: p}
+						i++
+						break
+					}
+				}
+				sm.Path = &spec.PathMatch{Exact: p}
+			case str(u, "prefix") != "":
+				p := str(u, "prefix")
+				sm.Path = &spec.PathMatch{Prefix: p}
+				if !strings.HasSuffix(p, "/") {
+					im.warn(o, mpath+".uri.prefix", adapters.FeaturePathMatch, "Istio prefixes are raw string prefixes; the design's prefix matches whole path segments, so "+strconv.Quote(p)+" no longer matches "+strconv.Quote(p+"x"))
+				}
+			case str(u, "regex") != "":
+				sm.Path = &spec.PathMatch{Regex: str(u, "regex")}
+			}
+		}
+		if me := mp(m, "method"); me != nil {
+			sm.Method = str(me, "exact")
+			if sm.Method == "" {
+				im.warn(o, mpath+".method", adapters.FeatureMethodMatch, "only exact method matches are imported")
+			}
+		}
+		sm.Headers = stringMatches(mp(m, "headers"), false)
+		sm.QueryParams = stringMatches(mp(m, "queryParams"), true)
+		out = append(out, sm)
+	}
+	return out
+}
+
+func sameExceptURI(a, b map[string]any) bool {
+	ca, cb := map[string]any{}, map[string]any{}
+	for k, v := range a {
+		if k != "uri" && k != "name" {
+			ca[k] = v
+		}
+	}
+	for k, v := range b {
+		if k != "uri" && k != "name" {
+			cb[k] = v
+		}
+	}
+	return fmt.Sprint(ca) == fmt.Sprint(cb)
+}
+
+var prefixRegexRe = regexp.MustCompile(`^((?:[^\\.*+?()\[\]{}|^$]|\\.)*)\.\*$`)
+
+func stringMatches(m map[string]any, query bool) map[string]spec.StringMatch {
+	if len(m) == 0 {
+		return nil
+	}
+	out := map[string]spec.StringMatch{}
+	for k, v := range m {
+		vm, _ := v.(map[string]any)
+		sm := spec.StringMatch{Exact: str(vm, "exact"), Prefix: str(vm, "prefix"), Regex: str(vm, "regex")}
+		if sm.Regex == ".*" && query {
+			sm = spec.StringMatch{Present: true}
+		} else if query && sm.Regex != "" {
+			if g := prefixRegexRe.FindStringSubmatch(sm.Regex); g != nil && g[1] != "" {
+				if p, err := unquoteMeta(g[1]); err == nil {
+					sm = spec.StringMatch{Prefix: p}
+				}
+			}
+		}
+		if sm == (spec.StringMatch{}) {
+			sm.Present = true
+		}
+		out[k] = sm
+	}
+	return out
+}
+
+func unquoteMeta(s string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' {
+			i++
+			if i == len(s) {
+				return "", fmt.Errorf("trailing backslash")
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String(), nil
+}
+
+// ---- EnvoyFilter (local rate limit) ----
+
+func (im *importer) envoyFilter(o *unstructured.Unstructured, s map[string]any) {
+	app := str(mp(mp(s, "workloadSelector"), "labels"), AppLabel)
+	for _, p := range list(s, "configPatches") {
+		pm, _ := p.(map[string]any)
+		value := mp(mp(pm, "patch"), "value")
+		if str(value, "name") != "envoy.filters.http.local_ratelimit" || app == "" {
+			continue
+		}
+		tc := mp(value, "typed_config")
+		if inner := mp(tc, "value"); inner != nil {
+			tc = inner
+		}
+		tb := mp(tc, "token_bucket")
+		fill := str(tb, "fill_interval")
+		per := i32(tb, "tokens_per_fill")
+		if d, err := time.ParseDuration(fill); err == nil && d > 0 && d != time.Second {
+			per = int32(float64(per) / d.Seconds())
+			im.warn(o, "spec.configPatches[].patch.value.typed_config.token_bucket.fill_interval", adapters.FeatureRateLimit, "the fill interval is converted to requests per second")
+		}
+		tp := im.policy(app)
+		if tp.Resilience == nil {
+			tp.Resilience = &spec.Resilience{}
+		}
+		tp.Resilience.RateLimit = &spec.RateLimit{RequestsPerSecond: per, Burst: i32(tb, "max_tokens")}
+		im.service(app, o.GetNamespace())
+		return
+	}
+	im.warn(o, "spec.configPatches", "", "EnvoyFilters other than a local rate limit have no design equivalent: dropped")
+}
