@@ -114,19 +114,32 @@ backend be
   server s1 127.0.0.1:$UP
 EOF
 
-start() { # logname cmd...
+for port in $UP $P1 $P2A $P2B $NG $HA $((PB + 100)) $((PB + 101)) $((PB + 102)); do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		echo "port $port is already in use (set PORT_BASE to another range)" >&2
+		exit 1
+	fi
+done
+LAST=
+start() { # logname cmd... ; sets LAST to the pid (no subshell, so cleanup knows every pid)
 	local name=$1
 	shift
 	"$@" >"$WORK/$name.log" 2>&1 &
-	PIDS+=($!)
-	echo $!
+	LAST=$!
+	PIDS+=("$LAST")
 }
-UP_PID=$(start upstream "$WORK/benchproxy" upstream 127.0.0.1:$UP)
-P1_PID=$(start p1 "$WORK/trellis" proxy --bootstrap "$WORK/p1.yaml" --admin 127.0.0.1:$((PB + 100)) --concurrency "$CONCURRENCY" --log-level warn)
-P2A_PID=$(start p2a "$WORK/trellis" proxy --bootstrap "$WORK/p2a.yaml" --admin 127.0.0.1:$((PB + 101)) --concurrency "$CONCURRENCY" --identity bench --log-level warn)
-P2B_PID=$(start p2b "$WORK/trellis" proxy --bootstrap "$WORK/p2b.yaml" --admin 127.0.0.1:$((PB + 102)) --concurrency "$CONCURRENCY" --log-level warn)
-NG_PID=$(start nginx nginx -c "$WORK/nginx.conf")
-HA_PID=$(start haproxy haproxy -db -f "$WORK/haproxy.cfg")
+start upstream "$WORK/benchproxy" upstream 127.0.0.1:$UP
+UP_PID=$LAST
+start p1 "$WORK/trellis" proxy --bootstrap "$WORK/p1.yaml" --admin 127.0.0.1:$((PB + 100)) --concurrency "$CONCURRENCY" --log-level warn
+P1_PID=$LAST
+start p2a "$WORK/trellis" proxy --bootstrap "$WORK/p2a.yaml" --admin 127.0.0.1:$((PB + 101)) --concurrency "$CONCURRENCY" --identity bench --log-level warn
+P2A_PID=$LAST
+start p2b "$WORK/trellis" proxy --bootstrap "$WORK/p2b.yaml" --admin 127.0.0.1:$((PB + 102)) --concurrency "$CONCURRENCY" --log-level warn
+P2B_PID=$LAST
+start nginx nginx -c "$WORK/nginx.conf"
+NG_PID=$LAST
+start haproxy haproxy -db -f "$WORK/haproxy.cfg"
+HA_PID=$LAST
 
 for port in $UP $P1 $P2A $NG $HA; do
 	for _ in $(seq 1 100); do
@@ -135,6 +148,10 @@ for port in $UP $P1 $P2A $NG $HA; do
 	done
 	curl -fsS -o /dev/null "http://127.0.0.1:$port/" || { echo "port $port not serving" >&2; exit 1; }
 done
+for p in "${PIDS[@]}"; do
+	kill -0 "$p" 2>/dev/null || { echo "process $p exited early; logs in $WORK" >&2; exit 1; }
+done
+sleep 1 # let the proxies trim their start-up memory before the idle RSS reading
 
 # tree PID...: the pids and their children.
 tree() { for p in "$@"; do echo "$p"; pgrep -P "$p" || true; done; }

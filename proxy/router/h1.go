@@ -59,6 +59,7 @@ func (h *h1Conn) serve(dc *dconn) {
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) && !isClosed(err) {
 				h.localReply(400, "bad request: "+err.Error(), nil, true)
+				_ = h.bw.Flush()
 			}
 			return
 		}
@@ -145,6 +146,15 @@ func (h *h1Conn) handle() bool {
 	}
 	defer cl.ReleaseRequest()
 
+	if req.Framing.HasBody() {
+		if v, ok := req.Headers.Get("Expect"); ok && strings.EqualFold(v, "100-continue") {
+			// Answer locally so the client sends its body; the Expect header is not forwarded.
+			h.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+			if err := h.bw.Flush(); err != nil {
+				return false
+			}
+		}
+	}
 	// Buffer the body when it may be sent more than once.
 	buffered := false
 	h.body = h.body[:0]
@@ -361,7 +371,7 @@ func (h *h1Conn) writeRequestHead(w *bufio.Writer, rt *table.Route, wc *table.We
 	for i := range req.Headers {
 		hd := &req.Headers[i]
 		n := hd.Name
-		if len(n) == 4 && strings.EqualFold(n, "host") {
+		if (len(n) == 4 && strings.EqualFold(n, "host")) || (len(n) == 6 && strings.EqualFold(n, "expect")) {
 			continue
 		}
 		if httpwire.IsHopByHop(n) {

@@ -32,6 +32,7 @@ type Server struct {
 	up       *upstream.Manager
 	tbl      atomic.Pointer[table.Table]
 	h2       *http2.Server
+	h2base   *http.Server
 
 	mu        sync.Mutex
 	listeners map[string]*boundListener
@@ -73,7 +74,10 @@ func New(identity string, up *upstream.Manager, st *stats.Registry, log *slog.Lo
 		listeners: map[string]*boundListener{},
 		conns:     map[*dconn]struct{}{},
 		mirrorSem: make(chan struct{}, 64),
+		h2base:    &http.Server{},
 	}
+	// Registers the h2 server's graceful shutdown (GOAWAY) on h2base.Shutdown.
+	_ = http2.ConfigureServer(s.h2base, s.h2)
 	s.c.rbacDenied = st.Counter("trellis_proxy_rbac_denied_total", "", "Requests denied by RBAC.")
 	s.c.rateLimited = st.Counter("trellis_proxy_rate_limited_total", "", "Requests rejected by the local rate limit.")
 	s.c.faultAborts = st.Counter("trellis_proxy_fault_aborts_total", "", "Requests aborted by fault injection.")
@@ -220,7 +224,7 @@ func (p *prefixConn) Read(b []byte) (int, error) { return p.r.Read(b) }
 func (s *Server) serveH2(listener string, c net.Conn) {
 	defer c.Close()
 	h := &genericHandler{s: s, listener: listener}
-	s.h2.ServeConn(c, &http2.ServeConnOpts{Handler: h, BaseConfig: &http.Server{}})
+	s.h2.ServeConn(c, &http2.ServeConnOpts{Handler: h, BaseConfig: s.h2base})
 }
 
 // Drain stops accepting, closes idle keep-alive connections, and waits for in-flight requests
@@ -233,6 +237,8 @@ func (s *Server) Drain(ctx context.Context) error {
 		delete(s.listeners, name)
 	}
 	s.mu.Unlock()
+	// Send GOAWAY on h2c connections; they close once their streams finish.
+	go func() { _ = s.h2base.Shutdown(ctx) }()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	done := make(chan struct{})

@@ -421,3 +421,111 @@ func TestBadUpdateIsNACKedAndLastGoodConfigServes(t *testing.T) {
 		t.Fatalf("%d requests failed after the NACKed update", n)
 	}
 }
+
+func TestHeaderOpsAndHostRewrite(t *testing.T) {
+	x := startXDS(t)
+	var gotHost, gotAdded, gotRemoved atomic.Value
+	b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotHost.Store(r.Host)
+		gotAdded.Store(r.Header.Get("x-added"))
+		gotRemoved.Store(r.Header.Get("x-secret"))
+		w.Header().Set("x-internal", "1")
+		_, _ = io.WriteString(w, r.URL.Path)
+	}))
+	out := freeAddr(t)
+	a := toCluster(v1)
+	a.HostRewriteSpecifier = &routev3.RouteAction_HostRewriteLiteral{HostRewriteLiteral: "reviews.internal"}
+	a.PrefixRewrite = "/v2/"
+	rt := &routev3.Route{Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/api/"}},
+		Action:                  &routev3.Route_Route{Route: a},
+		RequestHeadersToAdd:     []*corev3.HeaderValueOption{{Header: &corev3.HeaderValue{Key: "x-added", Value: "yes"}, AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD}},
+		RequestHeadersToRemove:  []string{"x-secret"},
+		ResponseHeadersToAdd:    []*corev3.HeaderValueOption{{Header: &corev3.HeaderValue{Key: "x-served-by", Value: "trellis"}}},
+		ResponseHeadersToRemove: []string{"x-internal"},
+	}
+	x.set(t, nodeID("client"), outboundSnapshot(out,
+		[]*routev3.VirtualHost{vhost("reviews.default", []string{"reviews"}, rt)},
+		[]*clusterv3.Cluster{edsCluster(v1, false)}, map[string][]string{v1: {b.addr}}))
+	p := startProxy(t, x, "client", "client")
+	r := newClient(p.ListenerAddr("outbound")).do("reviews", "/api/items", map[string]string{"x-secret": "s", "x-added": "old"})
+	if r.status != 200 || r.body != "/v2/items" {
+		t.Fatalf("got %d %q, want the rewritten path /v2/items", r.status, r.body)
+	}
+	if gotHost.Load() != "reviews.internal" || gotAdded.Load() != "yes" || gotRemoved.Load() != "" {
+		t.Errorf("upstream saw host %v, x-added %v, x-secret %v", gotHost.Load(), gotAdded.Load(), gotRemoved.Load())
+	}
+	if r.hdr.Get("x-served-by") != "trellis" || r.hdr.Get("x-internal") != "" {
+		t.Errorf("response headers %v", r.hdr)
+	}
+}
+
+func TestCircuitBreakerOverflow(t *testing.T) {
+	x := startXDS(t)
+	release := make(chan struct{})
+	b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		<-release
+		_, _ = io.WriteString(w, "ok")
+	}))
+	out := freeAddr(t)
+	c := edsCluster(v1, false)
+	c.CircuitBreakers = &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{{MaxRequests: wrapperspb.UInt32(2)}}}
+	x.set(t, nodeID("client"), outboundSnapshot(out,
+		[]*routev3.VirtualHost{vhost("reviews.default", []string{"reviews"}, prefixRoute("/", toCluster(v1)))},
+		[]*clusterv3.Cluster{c}, map[string][]string{v1: {b.addr}}))
+	p := startProxy(t, x, "client", "client")
+	cl := newClient(p.ListenerAddr("outbound"))
+	var wg sync.WaitGroup
+	results := make([]result, 2)
+	for i := range results {
+		wg.Add(1)
+		go func(i int) { defer wg.Done(); results[i] = cl.do("reviews", "/", nil) }(i)
+	}
+	time.Sleep(200 * time.Millisecond) // two requests hold both slots
+	r := cl.do("reviews", "/", nil)
+	close(release)
+	wg.Wait()
+	if r.status != 503 || r.hdr.Get("x-envoy-overloaded") != "true" {
+		t.Fatalf("third request: %d %v, want 503 with x-envoy-overloaded", r.status, r.hdr)
+	}
+	for _, r := range results {
+		if r.status != 200 {
+			t.Errorf("admitted request: %d", r.status)
+		}
+	}
+}
+
+func TestActiveHealthCheckRemovesFailingEndpoint(t *testing.T) {
+	x := startXDS(t)
+	var healthy atomic.Bool
+	good := startBackend(t, named("good"))
+	sick := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" && !healthy.Load() {
+			w.WriteHeader(503)
+			return
+		}
+		_, _ = io.WriteString(w, "sick")
+	}))
+	out := freeAddr(t)
+	c := edsCluster(v1, false)
+	c.HealthChecks = []*corev3.HealthCheck{{
+		Timeout: durationpb.New(time.Second), Interval: durationpb.New(50 * time.Millisecond),
+		UnhealthyThreshold: wrapperspb.UInt32(1), HealthyThreshold: wrapperspb.UInt32(1),
+		HealthChecker: &corev3.HealthCheck_HttpHealthCheck_{HttpHealthCheck: &corev3.HealthCheck_HttpHealthCheck{Path: "/healthz"}},
+	}}
+	x.set(t, nodeID("client"), outboundSnapshot(out,
+		[]*routev3.VirtualHost{vhost("reviews.default", []string{"reviews"}, prefixRoute("/", toCluster(v1)))},
+		[]*clusterv3.Cluster{c}, map[string][]string{v1: {good.addr, sick.addr}}))
+	p := startProxy(t, x, "client", "client")
+	cl := newClient(p.ListenerAddr("outbound"))
+	time.Sleep(300 * time.Millisecond)
+	rs := cl.many(50, 2, "reviews", "/", nil)
+	if n := count(rs, func(r result) bool { return r.body == "sick" }); n != 0 {
+		t.Fatalf("endpoint failing health checks served %d of 50", n)
+	}
+	healthy.Store(true)
+	time.Sleep(300 * time.Millisecond)
+	rs = cl.many(50, 2, "reviews", "/", nil)
+	if n := count(rs, func(r result) bool { return r.body == "sick" }); n < 10 {
+		t.Fatalf("recovered endpoint served %d of 50", n)
+	}
+}
