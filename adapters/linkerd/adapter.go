@@ -191,8 +191,6 @@ type translator struct {
 	serverOrder []*server
 	// allNetworks records namespaces that need the all-networks NetworkAuthentication.
 	allNetworks map[string]bool
-	// verSvc holds the per-version Services emitted, keyed "ns/name".
-	verSvc map[string]*unstructured.Unstructured
 }
 
 func newTranslator(d *spec.Design, opts adapters.Options) *translator {
@@ -212,7 +210,6 @@ func newTranslator(d *spec.Design, opts adapters.Options) *translator {
 		nsAnn:       map[string]map[string]string{},
 		servers:     map[string]*server{},
 		allNetworks: map[string]bool{},
-		verSvc:      map[string]*unstructured.Unstructured{},
 	}
 	for i := range d.Spec.Services {
 		s := &d.Spec.Services[i]

@@ -3,6 +3,7 @@ package linkerd
 import (
 	"context"
 	"fmt"
+	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -31,6 +32,7 @@ func (a *Adapter) Import(ctx context.Context, objs []*unstructured.Unstructured,
 		policyRts: map[string]*unstructured.Unstructured{},
 		mtlsAuth:  map[string][]string{},
 		netAuth:   map[string][]string{},
+		profiled:  map[string]bool{},
 	}
 	for _, o := range objs {
 		if o == nil {
@@ -51,8 +53,16 @@ func (a *Adapter) Import(ctx context.Context, objs []*unstructured.Unstructured,
 	if im.namespace == "" {
 		im.namespace = majorityNamespace(objs)
 	}
+	if nss := im.byKind["/Namespace"]; im.namespace == "" && len(nss) == 1 {
+		im.namespace = nss[0].GetName()
+	}
 	d := im.run()
 	d.Metadata.Name = opts.Name
+	name, labels := designLabels(objs)
+	if d.Metadata.Name == "" {
+		d.Metadata.Name = name
+	}
+	d.Metadata.Labels = labels
 	if d.Metadata.Name == "" {
 		d.Metadata.Name = im.namespace
 		if d.Metadata.Name == "" {
@@ -65,6 +75,42 @@ func (a *Adapter) Import(ctx context.Context, objs []*unstructured.Unstructured,
 	}
 	adapters.SortWarnings(im.warns)
 	return d, im.warns, nil
+}
+
+// designLabels returns the design name recorded in the objects' trellis.dev/design label (when
+// they all agree) and the labels every Trellis-managed object shares besides the Trellis ones.
+func designLabels(objs []*unstructured.Unstructured) (string, map[string]string) {
+	name := ""
+	var common map[string]string
+	for _, o := range objs {
+		if o == nil || o.GetLabels()[adapters.LabelManagedBy] != adapters.ManagedByValue {
+			continue
+		}
+		l := o.GetLabels()
+		if n := l[adapters.LabelDesign]; name == "" {
+			name = n
+		} else if n != name {
+			return "", nil
+		}
+		if common == nil {
+			common = map[string]string{}
+			for k, v := range l {
+				if k != adapters.LabelManagedBy && k != adapters.LabelDesign {
+					common[k] = v
+				}
+			}
+			continue
+		}
+		for k, v := range common {
+			if l[k] != v {
+				delete(common, k)
+			}
+		}
+	}
+	if len(common) == 0 {
+		common = nil
+	}
+	return name, common
 }
 
 type importedServer struct {
@@ -86,6 +132,7 @@ type importer struct {
 	mtlsAuth  map[string][]string // "ns/name" -> identities
 	netAuth   map[string][]string // "ns/name" -> cidrs
 	nsPolicy  map[string]string
+	profiled  map[string]bool
 	security  *spec.Security
 	telemetry *spec.Telemetry
 	warns     []adapters.Warning
@@ -174,6 +221,7 @@ func (im *importer) run() *spec.Design {
 	im.plainServices()
 	im.meshRoutes("gateway.networking.k8s.io/HTTPRoute", false)
 	im.meshRoutes("gateway.networking.k8s.io/GRPCRoute", true)
+	im.meshRoutes("policy.linkerd.io/HTTPRoute", false)
 	im.serviceProfiles()
 	im.serverObjects()
 	im.authentications()
@@ -193,7 +241,9 @@ func (im *importer) run() *spec.Design {
 	sort.SliceStable(d.Spec.Services, func(i, j int) bool { return d.Spec.Services[i].Name < d.Spec.Services[j].Name })
 	for _, k := range im.trOrder {
 		tp := im.traffic[k]
-		sortImportedRoutes(tp.Routes)
+		if !im.profiled[k] {
+			sortImportedRoutes(tp.Routes) // ServiceProfile routes keep their (first-match) order
+		}
 		d.Spec.Traffic = append(d.Spec.Traffic, *tp)
 	}
 	sort.SliceStable(d.Spec.Traffic, func(i, j int) bool { return d.Spec.Traffic[i].Service < d.Spec.Traffic[j].Service })
@@ -707,11 +757,12 @@ func (im *importer) serviceProfiles() {
 		ns := parts[1]
 		s := im.service(ns, parts[0])
 		tp := im.trafficFor(ns, s.Name)
+		im.profiled[ns+"/"+s.Name] = true
 		var budget *spec.RetryBudget
 		if rb, ok, _ := unstructured.NestedMap(o.Object, "spec", "retryBudget"); ok {
 			budget = &spec.RetryBudget{}
 			if f, ok := rb["retryRatio"].(float64); ok {
-				budget.Percent = f * 100
+				budget.Percent = math.Round(f*100*1e6) / 1e6
 			} else if i, ok := rb["retryRatio"].(int64); ok {
 				budget.Percent = float64(i) * 100
 			}

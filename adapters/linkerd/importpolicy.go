@@ -33,9 +33,20 @@ func (im *importer) serverObjects() {
 				svcPort = p.Port
 			}
 		}
+		portName := strings.TrimPrefix(o.GetName(), s.Name+"-")
+		if portName == o.GetName() {
+			portName = ""
+		}
 		if svcPort == 0 && port != 0 {
-			im.addPort(s, spec.Port{Port: port})
-			svcPort = port
+			if len(s.Ports) == 1 && s.Ports[0].Name == "" && (s.Ports[0].TargetPort == 0 || s.Ports[0].TargetPort == s.Ports[0].Port) {
+				// The Server names the container port behind the only service port.
+				s.Ports[0].TargetPort = port
+				s.Ports[0].Name = portName
+				svcPort = s.Ports[0].Port
+			} else {
+				im.addPort(s, spec.Port{Port: port, Name: portName})
+				svcPort = port
+			}
 		}
 		proto, _, _ := unstructured.NestedString(o.Object, "spec", "proxyProtocol")
 		switch proto {
@@ -55,7 +66,8 @@ func (im *importer) serverObjects() {
 		}
 		nsPolicy, ok := im.nsPolicy[ns]
 		if !ok {
-			nsPolicy = "all-unauthenticated"
+			// Without a namespace default, a design's nil security means strict mTLS.
+			nsPolicy = "all-authenticated"
 		}
 		if access == nsPolicy || access == "deny" {
 			continue

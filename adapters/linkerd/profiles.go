@@ -31,7 +31,7 @@ func (t *translator) serviceProfile(path string, tp *spec.TrafficPolicy, s *spec
 		cond, ok := t.profileCondition(rp, r)
 		if !ok {
 			t.warn(rp+".match", adapters.FeaturePathMatch, adapters.SeverityWarning,
-				"route %q matches on headers or query parameters only, which ServiceProfile conditions cannot express: the route (timeout, retries) is not emitted", routeName(ri, r))
+				"route %q matches on headers or query parameters only, which ServiceProfile conditions cannot express: the route (its backends, timeout and retries) is not emitted", routeName(ri, r))
 			continue
 		}
 		route := map[string]any{"name": routeName(ri, r), "condition": cond}
@@ -63,6 +63,9 @@ func (t *translator) serviceProfile(path string, tp *spec.TrafficPolicy, s *spec
 		} else if !t.trivialBackends(r, s) {
 			t.warn(rp+".backends", adapters.FeatureWeightedSplit, adapters.SeverityWarning,
 				"ServiceProfile dstOverrides split the whole service: the split of matched route %q is lost (use the default HTTPRoute output)", routeName(ri, r))
+		}
+		if len(r.Match) == 0 && r.Timeout.IsZero() && (r.Retries == nil || r.Retries.Attempts == 0) {
+			continue // a catch-all without timeout or retries only carries the split
 		}
 		routes = append(routes, route)
 	}
@@ -114,6 +117,10 @@ func (t *translator) profileCondition(rp string, r *spec.Route) (map[string]any,
 		}
 		if len(m.QueryParams) > 0 {
 			t.warn(mp+".queryParams", adapters.FeatureQueryMatch, adapters.SeverityWarning, "ServiceProfile conditions cannot match query parameters: the condition is dropped")
+		}
+		if m.Path != nil && m.Method != "" {
+			// One RequestMatch with several fields ANDs them (booksapp's generated profiles).
+			all = []any{map[string]any{"pathRegex": pathRegex(m.Path), "method": m.Method}}
 		}
 		switch len(all) {
 		case 0:

@@ -143,15 +143,10 @@ func (t *translator) namespacePolicy(sec *spec.Security) {
 			"Linkerd cannot disable mTLS between meshed pods: translated as permissive (all-unauthenticated); meshed callers still use mTLS")
 	}
 	policy := t.inboundPolicy(mode)
-	seen := map[string]bool{}
-	for i := range t.d.Spec.Services {
-		ns := t.svcNamespace(&t.d.Spec.Services[i])
-		if !seen[ns] {
-			seen[ns] = true
-			t.addNamespaceAnnotation(ns, annDefaultInbound, policy)
-		}
+	for _, ns := range t.namespaces() {
+		t.addNamespaceAnnotation(ns, annDefaultInbound, policy)
 	}
-	if len(seen) > 0 {
+	{
 		path := "spec.security.mtls"
 		f := adapters.FeatureMTLSStrict
 		if mode != spec.MTLSStrict {
@@ -552,15 +547,11 @@ func (t *translator) telemetry() {
 	}
 }
 
-// namespaces returns the sorted namespaces of the design's services (the design's namespace when
-// it has none).
+// namespaces returns the sorted namespaces of the design and of its services.
 func (t *translator) namespaces() []string {
-	seen := map[string]bool{}
+	seen := map[string]bool{t.ns: true}
 	for i := range t.d.Spec.Services {
 		seen[t.svcNamespace(&t.d.Spec.Services[i])] = true
-	}
-	if len(seen) == 0 {
-		seen[t.ns] = true
 	}
 	return sortedKeys(seen)
 }

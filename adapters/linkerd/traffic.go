@@ -48,8 +48,7 @@ func (t *translator) versionServices() {
 			for k, val := range v.Labels {
 				sel[k] = val
 			}
-			name := versionServiceName(s.Name, v.Name)
-			t.verSvc[ns+"/"+name] = t.newObject("v1", "Service", ns, name, map[string]any{
+			t.newObject("v1", "Service", ns, versionServiceName(s.Name, v.Name), map[string]any{
 				"selector": sel,
 				"ports":    copyList(portList),
 			})
@@ -669,7 +668,7 @@ func (t *translator) resilience(path string, r *spec.Resilience, s *spec.Service
 }
 
 // failureAccrual emits Linkerd's consecutive-failures accrual annotations on the Service (a
-// partial object) and on the per-version Services the adapter owns.
+// partial object).
 func (t *translator) failureAccrual(path string, od *spec.OutlierDetection, s *spec.Service) {
 	ann := map[string]string{annAccrual: "consecutive"}
 	maxFail := od.Consecutive5xx
@@ -699,10 +698,6 @@ func (t *translator) failureAccrual(path string, od *spec.OutlierDetection, s *s
 	for _, k := range sortedKeys(ann) {
 		t.addServiceAnnotation(ns, s.Name, k, ann[k])
 	}
-	// The per-version Services are ours: annotate them directly.
-	for _, v := range s.Versions {
-		if o, ok := t.verSvc[ns+"/"+versionServiceName(s.Name, v.Name)]; ok {
-			setAnnotations(o, ann)
-		}
-	}
+	// Linkerd applies the parent Service's accrual to every backend of its routes: the
+	// per-version Services need no annotations.
 }
