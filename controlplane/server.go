@@ -54,6 +54,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	res      *native.Resources
+	shared   sharedHash // hash of res's design-level resources, computed once per change
 	designs  []*spec.Design
 	nodes    map[string]*nodeState // by node id
 	streams  map[int64]string      // stream id -> node id
@@ -82,6 +83,7 @@ func New(opts Options) *Server {
 		nodes: map[string]*nodeState{}, streams: map[int64]string{}, versions: map[string]string{},
 	}
 	s.res, _ = merge(nil, opts, s.log)
+	s.shared, _ = hashShared(s.res)
 	s.cache = cachev3.NewSnapshotCache(true, cachev3.IDHash{}, slogAdapter{s.log})
 	s.xds = serverv3.NewServer(context.Background(), s.cache, &callbacks{s: s})
 	return s
@@ -138,10 +140,15 @@ func (s *Server) SetDesigns(ctx context.Context, designs []*spec.Design) ([]adap
 	if err != nil {
 		return warns, err
 	}
+	shared, err := hashShared(res)
+	if err != nil {
+		return warns, fmt.Errorf("hashing xDS resources: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.designs = designs
 	s.res = res
+	s.shared = shared
 	s.gen++
 	s.pushLocked(ctx)
 	return warns, nil
@@ -203,7 +210,7 @@ func (s *Server) setNodeLocked(ctx context.Context, info native.NodeInfo, eps []
 		s.log.Error("building snapshot", "node", info.ID, "err", err)
 		return
 	}
-	version, err := contentVersion(res)
+	version, err := contentVersion(res, s.shared)
 	if err != nil {
 		s.log.Error("hashing snapshot", "node", info.ID, "err", err)
 		return
@@ -231,19 +238,56 @@ func (s *Server) setNodeLocked(ctx context.Context, info native.NodeInfo, eps []
 	s.log.Debug("snapshot pushed", "node", info.ID, "version", version)
 }
 
-// contentVersion hashes every resource deterministically: equal content, equal version.
-func contentVersion(res map[resourcev3.Type][]types.Resource) (string, error) {
+// sharedHash is the hash of the design-level resources every node's snapshot shares (by
+// pointer), so that versioning a node's snapshot only marshals what is specific to the node.
+type sharedHash struct {
+	sum string
+	set map[types.Resource]bool
+}
+
+var deterministic = proto.MarshalOptions{Deterministic: true}
+
+func hashShared(res *native.Resources) (sharedHash, error) {
 	h := sha256.New()
+	set := map[types.Resource]bool{}
+	add := func(r types.Resource) error {
+		b, err := deterministic.Marshal(r)
+		if err != nil {
+			return err
+		}
+		h.Write(b)
+		set[r] = true
+		return nil
+	}
+	if err := add(res.Outbound); err != nil {
+		return sharedHash{}, err
+	}
+	for _, c := range res.Clusters {
+		if err := add(c); err != nil {
+			return sharedHash{}, err
+		}
+	}
+	return sharedHash{sum: hex.EncodeToString(h.Sum(nil)), set: set}, nil
+}
+
+// contentVersion hashes a node's snapshot deterministically: equal content, equal version.
+// Shared design-level resources contribute their precomputed hash and their names.
+func contentVersion(res map[resourcev3.Type][]types.Resource, shared sharedHash) (string, error) {
+	h := sha256.New()
+	h.Write([]byte(shared.sum))
 	typs := make([]string, 0, len(res))
 	for t := range res {
 		typs = append(typs, t)
 	}
 	sort.Strings(typs)
-	opts := proto.MarshalOptions{Deterministic: true}
 	for _, t := range typs {
 		h.Write([]byte(t))
 		for _, r := range res[t] {
-			b, err := opts.Marshal(r)
+			if shared.set[r] {
+				h.Write([]byte(cachev3.GetResourceName(r)))
+				continue
+			}
+			b, err := deterministic.Marshal(r)
 			if err != nil {
 				return "", err
 			}

@@ -43,8 +43,6 @@ func init() { adapters.Register(&Adapter{}) }
 // Name returns "native".
 func (*Adapter) Name() string { return Name }
 
-const proxyGap = "the bundled trellis proxy does not implement it yet (an Envoy sidecar does)"
-
 // Capabilities declares how much of every feature the bundled mesh expresses. The xDS emitted is
 // standard, so most rows are native; the notes state what the bundled proxy itself still lacks.
 func (*Adapter) Capabilities() adapters.Capabilities {
