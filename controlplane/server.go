@@ -59,7 +59,6 @@ type Server struct {
 	nodes    map[string]*nodeState // by node id
 	streams  map[int64]string      // stream id -> node id
 	versions map[string]string     // node id -> version of its current snapshot
-	gen      uint64                // bumped on every change of designs or instances
 
 	grpcOnce sync.Once
 	grpcSrv  *grpc.Server
@@ -149,7 +148,6 @@ func (s *Server) SetDesigns(ctx context.Context, designs []*spec.Design) ([]adap
 	s.designs = designs
 	s.res = res
 	s.shared = shared
-	s.gen++
 	s.pushLocked(ctx)
 	return warns, nil
 }
@@ -316,7 +314,6 @@ func (s *Server) register(streamID int64, node *corev3.Node) error {
 	} else {
 		s.nodes[info.ID] = &nodeState{info: info, streams: 1}
 	}
-	s.gen++
 	s.log.Info("proxy connected", "node", info.ID, "service", info.Key(), "version", info.Version, "inbound", info.InboundAddr)
 	// The new node's snapshot must exist before its first watch is created (right after this
 	// callback returns); the others learn the new endpoint.
@@ -340,7 +337,6 @@ func (s *Server) deregister(streamID int64) {
 	delete(s.nodes, id)
 	delete(s.versions, id)
 	s.cache.ClearSnapshot(id)
-	s.gen++
 	s.log.Info("proxy disconnected", "node", id)
 	s.pushLocked(context.Background())
 }

@@ -2,6 +2,8 @@ package native_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,11 +18,14 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/trellis-mesh/trellis/adapters"
 	"github.com/trellis-mesh/trellis/adapters/adaptertest"
 	"github.com/trellis-mesh/trellis/adapters/native"
 	"github.com/trellis-mesh/trellis/spec"
+	"github.com/trellis-mesh/trellis/spec/spectest"
 )
 
 func TestGolden(t *testing.T) {
@@ -378,5 +383,66 @@ spec:
 	hc := c.GetHealthChecks()[0]
 	if hc.GetHttpHealthCheck().GetPath() != "/ready" || hc.GetInterval().AsDuration().Seconds() != 5 {
 		t.Errorf("health check = %v", hc)
+	}
+}
+
+// TestRenderedObjectsRoundTrip parses every rendered object's spec back into its xDS proto (as
+// a consumer of `trellis translate --mesh native` would) and validates it.
+func TestRenderedObjectsRoundTrip(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(adaptertest.CasesDir(t), "*.yaml"))
+	if len(files) == 0 {
+		t.Skip("no shared cases yet")
+	}
+	newMsg := map[string]func() proto.Message{
+		"Listener":              func() proto.Message { return &listenerv3.Listener{} },
+		"RouteConfiguration":    func() proto.Message { return &routev3.RouteConfiguration{} },
+		"Cluster":               func() proto.Message { return &clusterv3.Cluster{} },
+		"ClusterLoadAssignment": func() proto.Message { return &endpointv3.ClusterLoadAssignment{} },
+	}
+	for _, f := range files {
+		objs, _, err := adaptertest.TranslateFile(context.Background(), &native.Adapter{}, adapters.Options{}, f)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, o := range objs {
+			mk, ok := newMsg[o.GetKind()]
+			if !ok {
+				t.Fatalf("%s: unexpected kind %s", f, o.GetKind())
+			}
+			b, err := json.Marshal(o.Object["spec"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := mk()
+			if err := protojson.Unmarshal(b, m); err != nil {
+				t.Errorf("%s: %s %s: %v", filepath.Base(f), o.GetKind(), o.GetName(), err)
+				continue
+			}
+			if err := m.(validator).ValidateAll(); err != nil {
+				t.Errorf("%s: %s %s: %v", filepath.Base(f), o.GetKind(), o.GetName(), err)
+			}
+		}
+	}
+}
+
+// TestGeneratedDesignValidAndConsistent builds a large generated design (every feature mix of
+// spec/spectest) and checks a node's snapshot.
+func TestGeneratedDesignValidAndConsistent(t *testing.T) {
+	res, _, err := native.Build(spectest.Design(100), adapters.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var eps []native.Endpoint
+	for i, key := range res.ServiceKeys() {
+		n := native.CanonicalNode(res, key)
+		n.Version, n.InboundAddr = "v2", fmt.Sprintf("127.0.0.1:%d", 20000+i)
+		eps = append(eps, n.Endpoint())
+	}
+	for _, key := range res.ServiceKeys()[:10] {
+		snap, err := native.ForNode(res, native.CanonicalNode(res, key), eps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkSnapshot(t, snap)
 	}
 }
