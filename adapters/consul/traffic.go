@@ -761,48 +761,50 @@ func (t *translator) loadBalancer(path, svc string, lb *spec.LoadBalancer) {
 }
 
 // callersOf returns the services that call dest: the services named by allow rules for dest,
-// or every other service of the design when a rule allows any caller or there is none. known
-// is false in the second case.
+// or every other service of the design when a rule lets any service of the design call it
+// (service "*", namespace "*" or the design's namespace) or no rule names a caller. known is
+// false in the second case. Sources outside the design (another namespace, an unknown identity)
+// cannot be configured and are not callers here.
 func (t *translator) callersOf(dest string) ([]string, bool) {
-	set := map[string]bool{}
-	known := false
-	if sec := t.d.Spec.Security; sec != nil {
-		for _, r := range sec.Access {
-			if r.Destination != dest || (r.Action != "" && r.Action != spec.ActionAllow) {
-				continue
-			}
-			known = true
-			for _, s := range r.Sources {
-				switch {
-				case s.Service == "*" || (s.Service == "" && s.Identity == ""):
-					known = false
-				case s.Service != "":
-					if _, ok := t.services[s.Service]; ok {
-						set[s.Service] = true
-					}
-				default:
-					if name, ok := t.identity[s.Identity]; ok {
-						set[name] = true
-					}
+	if t.allowedBy == nil {
+		t.allowedBy = map[string][]spec.AccessRule{}
+		if sec := t.d.Spec.Security; sec != nil {
+			for _, r := range sec.Access {
+				if r.Action == "" || r.Action == spec.ActionAllow {
+					t.allowedBy[r.Destination] = append(t.allowedBy[r.Destination], r)
 				}
 			}
-			if !known {
-				break
+		}
+	}
+	set := map[string]bool{}
+	anyCaller := len(t.allowedBy[dest]) == 0
+	for _, r := range t.allowedBy[dest] {
+		for _, s := range r.Sources {
+			switch {
+			case s.Service == Wildcard || s.Namespace == Wildcard || (s.Service == "" && s.Identity == "" && s.Namespace == t.ns):
+				anyCaller = true
+			case s.Service != "":
+				if _, ok := t.services[s.Service]; ok {
+					set[s.Service] = true
+				}
+			case s.Identity != "":
+				if name, ok := t.identity[s.Identity]; ok {
+					set[name] = true
+				}
 			}
 		}
 	}
-	if !known || len(set) == 0 {
-		known = false
-		set = map[string]bool{}
+	if anyCaller || len(set) == 0 {
+		out := make([]string, 0, len(t.d.Spec.Services))
 		for _, s := range t.d.Spec.Services {
 			if s.Name != dest {
-				set[s.Name] = true
+				out = append(out, s.Name)
 			}
 		}
+		sort.Strings(out)
+		return out, false
 	}
-	out := sortedKeys(set)
-	sort.Strings(out)
-	return out, known
+	return sortedKeys(set), true
 }
 
 func copyMap(m map[string]any) map[string]any {

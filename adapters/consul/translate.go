@@ -12,13 +12,21 @@ import (
 // The consul-k8s kinds the adapter emits, in the order Consul needs them written (an entry may
 // only refer to what is already there: protocols before routers, providers before intentions).
 const (
-	KindProxyDefaults     = "ProxyDefaults"
-	KindMesh              = "Mesh"
-	KindServiceDefaults   = "ServiceDefaults"
-	KindJWTProvider       = "JWTProvider"
-	KindServiceResolver   = "ServiceResolver"
-	KindServiceSplitter   = "ServiceSplitter"
-	KindServiceRouter     = "ServiceRouter"
+	// KindProxyDefaults is the global proxy configuration (mTLS mode, telemetry).
+	KindProxyDefaults = "ProxyDefaults"
+	// KindMesh is the mesh-wide configuration (permissive mTLS switch).
+	KindMesh = "Mesh"
+	// KindServiceDefaults is a service's protocol, mTLS mode, upstream limits and extensions.
+	KindServiceDefaults = "ServiceDefaults"
+	// KindJWTProvider is a JSON Web Token issuer.
+	KindJWTProvider = "JWTProvider"
+	// KindServiceResolver holds a service's subsets, load balancing and connect timeout.
+	KindServiceResolver = "ServiceResolver"
+	// KindServiceSplitter holds a weighted split.
+	KindServiceSplitter = "ServiceSplitter"
+	// KindServiceRouter holds a service's L7 routes.
+	KindServiceRouter = "ServiceRouter"
+	// KindServiceIntentions holds the access rules of a destination.
 	KindServiceIntentions = "ServiceIntentions"
 )
 
@@ -81,6 +89,7 @@ type translator struct {
 	allSubset    map[string]string // name of the "all instances" subset, when needed
 	virtualNames map[string]bool
 	globalMTLS   string
+	allowedBy    map[string][]spec.AccessRule
 }
 
 func newTranslator(d *spec.Design) *translator {
