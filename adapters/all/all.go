@@ -8,6 +8,8 @@ import (
 	_ "github.com/trellis-mesh/trellis/adapters/consul"
 	// The Istio adapter.
 	_ "github.com/trellis-mesh/trellis/adapters/istio"
+	// The Linkerd adapter.
+	_ "github.com/trellis-mesh/trellis/adapters/linkerd"
 	// The bundled mesh (xDS for trellis proxy).
 	_ "github.com/trellis-mesh/trellis/adapters/native"
 )
