@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/trellis-mesh/trellis/adapters"
 	"github.com/trellis-mesh/trellis/models"
+	"github.com/trellis-mesh/trellis/policies"
 )
 
 func TestAuthAndRoles(t *testing.T) {
@@ -460,6 +462,36 @@ func TestPreviewsAndCatalogue(t *testing.T) {
 				t.Fatalf("finding without rule or severity: %+v", f)
 			}
 		}
+		// The API reports exactly what the policy engine finds for the same design and output.
+		engine, err := policies.New(context.Background(), policies.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, err := e.srv.Store().Revision(context.Background(), "bookinfo", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _, err := models.CanonicalDesign("bookinfo", []byte(stored.Content))
+		if err != nil {
+			t.Fatal(err)
+		}
+		native, _ := adapters.Lookup("native")
+		out, _, err := adapters.Translate(context.Background(), native, d, adapters.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := engine.Check(context.Background(), policies.Target{Design: d, Meshes: map[string]*adapters.Output{"native": out}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) != len(ck.Check.Findings) {
+			t.Fatalf("check returned %d findings, the engine finds %d", len(ck.Check.Findings), len(want))
+		}
+		for i, f := range want {
+			if ck.Check.Findings[i].Rule != f.Rule || ck.Check.Findings[i].Path != f.Path {
+				t.Fatalf("finding %d: %+v, want %s at %s", i, ck.Check.Findings[i], f.Rule, f.Path)
+			}
+		}
 
 		var pol struct {
 			Policies []struct{ ID, Severity, Title string }
@@ -518,6 +550,30 @@ func TestOperationsQuery(t *testing.T) {
 		StartTranslateAll struct{ ID, Status string }
 	}
 	e.must(t, e.admin, `mutation { startTranslateAll(input: {design: "shop", meshes: ["native"]}) { id status } }`, nil, &st)
+	if r := e.do(t, e.admin, `mutation { startTranslateAll(input: {design: "shop", meshes: ["nope"]}) { id } }`, nil); r.code() != "BAD_INPUT" {
+		t.Fatalf("unknown mesh: %s", r.raw)
+	}
+	var list struct {
+		Operations []struct{ ID, Kind, Target, Actor string }
+	}
+	e.must(t, viewer, `{ operations { id kind target actor } }`, nil, &list)
+	if len(list.Operations) != 1 || list.Operations[0].ID != st.StartTranslateAll.ID || list.Operations[0].Target != "design/shop@1" || list.Operations[0].Actor != "admin" {
+		t.Fatalf("operations: %+v", list)
+	}
+	var evs struct {
+		Events struct {
+			Edges []struct {
+				Node struct {
+					Action  string
+					Details map[string]any
+				}
+			}
+		}
+	}
+	e.must(t, viewer, `{ events(first: 1) { edges { node { action details } } } }`, nil, &evs)
+	if n := evs.Events.Edges[0].Node; n.Action != "operation.translate-all" || n.Details["revision"] != float64(1) {
+		t.Fatalf("operation audit event: %+v", evs)
+	}
 	for i := 0; ; i++ {
 		var op struct {
 			Operation struct {
