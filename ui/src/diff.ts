@@ -19,7 +19,11 @@ export interface DiffStats {
 
 const hunkHeader = /^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@/;
 
-/** Parses a unified diff (as produced by difflib / diff -u) into rows with line numbers. */
+/**
+ * Parses a unified diff (as produced by difflib / diff -u) into rows with line numbers. Hunk
+ * headers' line counts decide where a hunk ends, so changed lines that look like headers
+ * ("--- x" for a removed "-- x") stay changes.
+ */
 export function parseUnifiedDiff(unified: string): DiffRow[] {
   const rows: DiffRow[] = [];
   if (!unified) return rows;
@@ -27,19 +31,19 @@ export function parseUnifiedDiff(unified: string): DiffRow[] {
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   let oldNo = 0;
   let newNo = 0;
-  let inHunk = false;
+  let oldLeft = 0;
+  let newLeft = 0;
   for (const line of lines) {
-    const m = hunkHeader.exec(line);
-    if (m) {
-      oldNo = Number(m[1]);
-      newNo = Number(m[3]);
-      inHunk = true;
-      rows.push({ kind: 'hunk', text: line });
-      continue;
-    }
-    if (!inHunk || line.startsWith('--- ') || line.startsWith('+++ ')) {
-      if (line.startsWith('--- ') || line.startsWith('+++ ')) {
-        inHunk = false;
+    const inHunk = oldLeft > 0 || newLeft > 0;
+    if (!inHunk) {
+      const m = hunkHeader.exec(line);
+      if (m) {
+        oldNo = Number(m[1]);
+        newNo = Number(m[3]);
+        oldLeft = m[2] === undefined ? 1 : Number(m[2]);
+        newLeft = m[4] === undefined ? 1 : Number(m[4]);
+        rows.push({ kind: 'hunk', text: line });
+      } else if (line.startsWith('--- ') || line.startsWith('+++ ')) {
         rows.push({ kind: 'file', text: line });
       } else {
         rows.push({ kind: 'meta', text: line });
@@ -48,12 +52,16 @@ export function parseUnifiedDiff(unified: string): DiffRow[] {
     }
     if (line.startsWith('+')) {
       rows.push({ kind: 'add', text: line.slice(1), newLine: newNo++ });
+      newLeft--;
     } else if (line.startsWith('-')) {
       rows.push({ kind: 'del', text: line.slice(1), oldLine: oldNo++ });
+      oldLeft--;
     } else if (line.startsWith('\\')) {
       rows.push({ kind: 'meta', text: line });
     } else {
       rows.push({ kind: 'context', text: line.startsWith(' ') ? line.slice(1) : line, oldLine: oldNo++, newLine: newNo++ });
+      oldLeft--;
+      newLeft--;
     }
   }
   return rows;
