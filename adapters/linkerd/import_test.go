@@ -237,3 +237,99 @@ func normalizeNumbers(v any) any {
 	_ = json.Unmarshal(b, &out)
 	return out
 }
+
+// TestImportWarnsOnWhatADesignCannotHold checks that objects without a design equivalent are
+// reported, not silently dropped.
+func TestImportWarnsOnWhatADesignCannotHold(t *testing.T) {
+	objs, err := adaptertest.ParseObjects([]byte(`
+apiVersion: policy.linkerd.io/v1beta1
+kind: ServerAuthorization
+metadata: {name: legacy, namespace: ns}
+spec: {server: {name: web-http}, client: {unauthenticated: true}}
+---
+apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: {name: web-http, namespace: ns}
+spec: {podSelector: {matchLabels: {app: web}}, port: 8080}
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: NetworkAuthentication
+metadata: {name: office, namespace: ns}
+spec: {networks: [{cidr: 10.0.0.0/8}]}
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: office-to-web, namespace: ns}
+spec:
+  targetRef: {group: policy.linkerd.io, kind: Server, name: web-http}
+  requiredAuthenticationRefs: [{group: policy.linkerd.io, kind: NetworkAuthentication, name: office}]
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: ns-wide, namespace: ns}
+spec:
+  targetRef: {kind: Namespace, name: ns}
+  requiredAuthenticationRefs: [{group: policy.linkerd.io, kind: MeshTLSAuthentication, name: x}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: web-default
+  namespace: ns
+  annotations: {timeout.linkerd.io/response: 1s, retry.linkerd.io/http: "500-504"}
+spec:
+  parentRefs: [{group: core, kind: Service, name: web, port: 80}]
+  rules:
+    - backendRefs: [{name: web, port: 80}]
+      filters: [{type: RequestMirror, requestMirror: {backendRef: {name: shadow, port: 80}}}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, ws := importObjects(t, objs)
+	var lines []string
+	for _, w := range ws {
+		lines = append(lines, w.String())
+	}
+	all := strings.Join(lines, "\n")
+	for _, want := range []string{
+		"ServerAuthorization/ns/legacy",
+		"network-based authentication (10.0.0.0/8)",
+		"namespace-wide authorization",
+		"timeout.linkerd.io/response",
+		`status range "500-504"`,
+		`filter "RequestMirror"`,
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no warning mentions %q; warnings:\n%s", want, all)
+		}
+	}
+	if d.Metadata.Namespace != "ns" || len(d.Spec.Services) != 1 || d.Spec.Services[0].Name != "web" {
+		t.Errorf("imported design = %s", mustJSON(t, d))
+	}
+}
+
+// TestImportSurvivesMalformedObjects feeds objects with missing or mistyped fields: the
+// importer reports or ignores them and never panics.
+func TestImportSurvivesMalformedObjects(t *testing.T) {
+	bad := []map[string]any{
+		{"apiVersion": "policy.linkerd.io/v1beta3", "kind": "Server", "metadata": map[string]any{"name": "s", "namespace": "n"}},
+		{"apiVersion": "policy.linkerd.io/v1beta3", "kind": "Server", "metadata": map[string]any{"name": "s2", "namespace": "n"}, "spec": map[string]any{"port": "http", "podSelector": "x"}},
+		{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": map[string]any{"name": "r", "namespace": "n"}, "spec": map[string]any{"parentRefs": []any{"x", map[string]any{"kind": "Service"}}, "rules": []any{"y", map[string]any{"matches": []any{1}, "backendRefs": []any{2}, "filters": []any{3}}}}},
+		{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GRPCRoute", "metadata": map[string]any{"name": "g", "namespace": "n"}, "spec": 5},
+		{"apiVersion": "policy.linkerd.io/v1alpha1", "kind": "AuthorizationPolicy", "metadata": map[string]any{"name": "a", "namespace": "n"}, "spec": map[string]any{"targetRef": map[string]any{"kind": "HTTPRoute", "name": "nope"}, "requiredAuthenticationRefs": []any{"z"}}},
+		{"apiVersion": "policy.linkerd.io/v1alpha1", "kind": "MeshTLSAuthentication", "metadata": map[string]any{"name": "m", "namespace": "n"}, "spec": map[string]any{"identities": []any{"not-an-identity", 7}}},
+		{"apiVersion": "linkerd.io/v1alpha2", "kind": "ServiceProfile", "metadata": map[string]any{"name": "x.n.svc.cluster.local", "namespace": "n"}, "spec": map[string]any{"routes": []any{"q", map[string]any{"condition": map[string]any{"any": []any{1}}}}, "dstOverrides": []any{4}}},
+		{"apiVersion": "linkerd.io/v1alpha2", "kind": "ServiceProfile", "metadata": map[string]any{"name": "bad", "namespace": "n"}},
+		{"apiVersion": "v1", "kind": "Service", "metadata": map[string]any{"name": "svc", "namespace": "n", "annotations": map[string]any{"balancer.linkerd.io/failure-accrual": "consecutive", "balancer.linkerd.io/failure-accrual-consecutive-max-failures": "lots"}}, "spec": map[string]any{"ports": []any{"p"}}},
+		{"apiVersion": "policy.linkerd.io/v1alpha1", "kind": "HTTPLocalRateLimitPolicy", "metadata": map[string]any{"name": "rl", "namespace": "n"}, "spec": map[string]any{"targetRef": map[string]any{"name": "s"}}},
+	}
+	var objs []*unstructured.Unstructured
+	for _, b := range bad {
+		objs = append(objs, &unstructured.Unstructured{Object: b})
+	}
+	objs = append(objs, nil)
+	if _, _, err := linkerd.New().Import(context.Background(), objs, adapters.ImportOptions{}); err != nil {
+		t.Fatalf("import of malformed objects should report warnings, not fail: %v", err)
+	}
+}

@@ -34,10 +34,19 @@ func (a *Adapter) Import(ctx context.Context, objs []*unstructured.Unstructured,
 		netAuth:   map[string][]string{},
 		profiled:  map[string]bool{},
 	}
-	for _, o := range objs {
-		if o == nil {
+	for _, in := range objs {
+		if in == nil {
 			continue
 		}
+		// Work on a JSON-normalized copy: the caller's objects are never modified, and values
+		// of unexpected Go types cannot make the unstructured helpers panic.
+		n, err := adapters.Normalize(in.Object)
+		m, ok := n.(map[string]any)
+		if err != nil || !ok {
+			im.warn(in, adapters.FeatureWeightedSplit, "object is not JSON-compatible: not imported")
+			continue
+		}
+		o := &unstructured.Unstructured{Object: m}
 		im.byKind[kindKey(o)] = append(im.byKind[kindKey(o)], o)
 	}
 	for k := range im.byKind {

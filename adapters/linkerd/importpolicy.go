@@ -19,9 +19,10 @@ func (im *importer) serverObjects() {
 		ns := o.GetNamespace()
 		sel, _, _ := unstructured.NestedStringMap(o.Object, "spec", "podSelector", "matchLabels")
 		s := im.serverService(ns, o.GetName(), sel)
-		port := toInt32(o.Object["spec"].(map[string]any)["port"])
+		rawPort, _, _ := unstructured.NestedFieldNoCopy(o.Object, "spec", "port")
+		port := toInt32(rawPort)
 		if port == 0 {
-			im.warn(o, adapters.FeatureAuthzAllow, "Server port %v is not a number: the port is not imported", o.Object["spec"].(map[string]any)["port"])
+			im.warn(o, adapters.FeatureAuthzAllow, "Server port %v is not a port number (named ports are not resolved): the port is not imported", rawPort)
 		}
 		var svcPort int32
 		for _, p := range s.Ports {
