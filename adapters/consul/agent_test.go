@@ -383,6 +383,13 @@ func TestConsulAgentRejectsBrokenEntries(t *testing.T) {
 		{"splitter on a tcp service", map[string]any{"Kind": "service-splitter", "Name": "db", "Splits": []any{
 			map[string]any{"Weight": 100},
 		}}, `does not permit advanced routing or splitting behavior`},
+		{"wasm extension with a bad protocol", map[string]any{"Kind": "service-defaults", "Name": "web", "Protocol": "http",
+			"EnvoyExtensions": []any{map[string]any{"Name": "builtin/wasm", "Arguments": map[string]any{
+				"Protocol": "udp", "ListenerType": "inbound", "ProxyType": "connect-proxy",
+				"PluginConfig": map[string]any{"VmConfig": map[string]any{"Runtime": "v8", "Code": map[string]any{"Local": map[string]any{"Filename": "/x.wasm"}}}},
+			}}}}, `unsupported Protocol "udp"`},
+		{"inline JWKS that is not base64", map[string]any{"Kind": "jwt-provider", "Name": "corp",
+			"JSONWebKeySet": map[string]any{"Local": map[string]any{"JWKS": `{"keys":[]}`}}}, "JWKS must be valid base64 encoded string"},
 		{"unknown subset", map[string]any{"Kind": "service-resolver", "Name": "web", "DefaultSubset": "v3",
 			"Subsets": map[string]any{"v1": map[string]any{"Filter": `Service.Meta.version == "v1"`}}}, `DefaultSubset "v3" is not a valid subset`},
 	}
