@@ -150,7 +150,8 @@ func (b *builder) warn(path string, f adapters.Feature, sev adapters.Severity, f
 // Build translates one design into design-level resources. It is pure and deterministic. The
 // design should be defaulted and valid (spec.LoadFile does both); Build still fills the documented
 // defaults it needs and reports references it cannot resolve as an error, never a panic.
-func Build(d *spec.Design, opts adapters.Options) (*Resources, []adapters.Warning, error) {
+func Build(d *spec.Design, opts adapters.Options) (res *Resources, warns []adapters.Warning, err error) {
+	defer recoverAny(&err, "building xDS resources for design "+strconv.Quote(designName(d)))
 	if d == nil {
 		return nil, nil, fmt.Errorf("building xDS resources: nil design")
 	}
@@ -183,6 +184,13 @@ func Build(d *spec.Design, opts adapters.Options) (*Resources, []adapters.Warnin
 	}
 	sort.Slice(b.res.Subsets, func(i, j int) bool { return b.res.Subsets[i].Cluster < b.res.Subsets[j].Cluster })
 	return b.res, b.warns, nil
+}
+
+func designName(d *spec.Design) string {
+	if d == nil {
+		return ""
+	}
+	return d.Metadata.Name
 }
 
 func (b *builder) designNamespace() string {

@@ -28,14 +28,30 @@ const (
 	tlsTransportSocket     = "envoy.transport_sockets.tls"
 )
 
+// anyError carries a failure to pack a message into an Any out of the deep call stacks of Build
+// and ForNode; both recover it at their boundary and return it as an error.
+type anyError struct{ err error }
+
+// mustAny packs m into an Any. It fails only for a message that cannot be marshalled (for
+// example a string field holding invalid UTF-8); Build and ForNode turn that into an error.
 func mustAny(m proto.Message) *anypb.Any {
 	a, err := anypb.New(m)
 	if err != nil {
-		// anypb.New only fails for a nil or unregistered message; every message here is a
-		// generated, registered type, so this is a programming error caught by the tests.
-		panic(fmt.Sprintf("native: marshalling %T to Any: %v", m, err))
+		panic(anyError{fmt.Errorf("packing %T: %w", m, err)})
 	}
 	return a
+}
+
+// recoverAny converts an anyError panic into *err (prefixed with what), any other panic
+// continues.
+func recoverAny(err *error, what string) {
+	if r := recover(); r != nil {
+		ae, ok := r.(anyError)
+		if !ok {
+			panic(r)
+		}
+		*err = fmt.Errorf("%s: %w", what, ae.err)
+	}
 }
 
 func dur(d time.Duration) *durationpb.Duration { return durationpb.New(d) }

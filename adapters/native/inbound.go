@@ -27,10 +27,14 @@ import (
 
 // HTTP filter names used on the listeners.
 const (
-	RBACFilter      = "envoy.filters.http.rbac"
+	// RBACFilter enforces access rules on the inbound listener.
+	RBACFilter = "envoy.filters.http.rbac"
+	// RateLimitFilter is the inbound local token-bucket rate limit.
 	RateLimitFilter = "envoy.filters.http.local_ratelimit"
-	WasmFilter      = "envoy.filters.http.wasm"
-	RouterFilter    = "envoy.filters.http.router"
+	// WasmFilter runs a WebAssembly extension (ignored by the bundled proxy for now).
+	WasmFilter = "envoy.filters.http.wasm"
+	// RouterFilter forwards requests; it is always last.
+	RouterFilter = "envoy.filters.http.router"
 )
 
 // buildInbound builds each service's inbound HTTP filters: wasm (authn, authz phases), RBAC for

@@ -446,3 +446,23 @@ func TestGeneratedDesignValidAndConsistent(t *testing.T) {
 		checkSnapshot(t, snap)
 	}
 }
+
+// TestBadInputIsAnError checks that input protobuf cannot carry (invalid UTF-8) and unresolvable
+// references come back as errors with a field path, never as panics.
+func TestBadInputIsAnError(t *testing.T) {
+	d := loadDemo(t)
+	d.Spec.Traffic[0].Routes[1].Fault = &spec.Fault{Abort: &spec.AbortFault{GRPCStatus: "NOT_A_STATUS"}}
+	if _, _, err := native.Build(d, adapters.Options{}); err == nil || !strings.Contains(err.Error(), "spec.traffic[0].routes[1].fault.abort.grpcStatus") {
+		t.Errorf("unknown gRPC status: err = %v", err)
+	}
+	d = loadDemo(t)
+	d.Spec.Security.Access[0].Sources = []spec.Source{{Identity: "bad\xff", Namespace: "shop"}}
+	if _, _, err := native.Build(d, adapters.Options{}); err == nil || !strings.Contains(err.Error(), "invalid UTF-8") {
+		t.Errorf("identity with invalid UTF-8: err = %v, want an error naming invalid UTF-8", err)
+	}
+	d = loadDemo(t)
+	d.Spec.Traffic[0].Routes[1].Backends[0].Version = "v9"
+	if _, _, err := native.Build(d, adapters.Options{}); err == nil || !strings.Contains(err.Error(), "spec.traffic[0].routes[1].backends[0].version") {
+		t.Errorf("unknown version: err = %v", err)
+	}
+}

@@ -24,21 +24,31 @@ import (
 	"github.com/trellis-mesh/trellis/spec"
 )
 
-// Node metadata keys a proxy sends (see notes/xds-contract.md).
+// Node metadata keys a proxy sends (see notes/xds-contract.md); every value is a string.
 const (
-	MetaService      = "TRELLIS_SERVICE"
-	MetaNamespace    = "TRELLIS_NAMESPACE"
-	MetaVersion      = "TRELLIS_VERSION"
-	MetaIdentity     = "TRELLIS_IDENTITY"
-	MetaInboundAddr  = "TRELLIS_INBOUND_ADDR"
+	// MetaService is the proxy's service name.
+	MetaService = "TRELLIS_SERVICE"
+	// MetaNamespace is the service's namespace.
+	MetaNamespace = "TRELLIS_NAMESPACE"
+	// MetaVersion is the instance's version ("" when none).
+	MetaVersion = "TRELLIS_VERSION"
+	// MetaIdentity is the workload identity.
+	MetaIdentity = "TRELLIS_IDENTITY"
+	// MetaInboundAddr is where other proxies reach the instance.
+	MetaInboundAddr = "TRELLIS_INBOUND_ADDR"
+	// MetaOutboundAddr is where the local app sends outgoing requests.
 	MetaOutboundAddr = "TRELLIS_OUTBOUND_ADDR"
-	MetaAppAddr      = "TRELLIS_APP_ADDR"
-	MetaLabels       = "TRELLIS_LABELS"
+	// MetaAppAddr is the local app's address.
+	MetaAppAddr = "TRELLIS_APP_ADDR"
+	// MetaLabels is a JSON object of the instance's pod-like labels.
+	MetaLabels = "TRELLIS_LABELS"
 )
 
 // Default proxy addresses of the contract.
 const (
-	DefaultInboundAddr  = "127.0.0.1:15006"
+	// DefaultInboundAddr is the inbound listener's default address.
+	DefaultInboundAddr = "127.0.0.1:15006"
+	// DefaultOutboundAddr is the outbound listener's default address.
 	DefaultOutboundAddr = "127.0.0.1:15001"
 )
 
@@ -206,7 +216,8 @@ func listener(name, addr string, hcm *listenerv3.Filter) (*listenerv3.Listener, 
 // at the node's addresses, the shared outbound routes and clusters, the inbound route and STATIC
 // app cluster of the node's service, and one ClusterLoadAssignment per EDS cluster built from the
 // registered endpoints. The result passes cache.Snapshot.Consistent.
-func ForNode(res *Resources, node NodeInfo, endpoints []Endpoint) (map[resourcev3.Type][]types.Resource, error) {
+func ForNode(res *Resources, node NodeInfo, endpoints []Endpoint) (_ map[resourcev3.Type][]types.Resource, err error) {
+	defer recoverAny(&err, "building the snapshot of node "+strconv.Quote(node.ID))
 	if res == nil {
 		return nil, fmt.Errorf("building the snapshot of node %q: nil resources", node.ID)
 	}
