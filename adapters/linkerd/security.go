@@ -99,6 +99,10 @@ func (t *translator) security() {
 			if !ok {
 				continue
 			}
+			if o.Mode == spec.MTLSPermissive {
+				t.warn(fmt.Sprintf("spec.security.mtlsOverrides[%d].mode", oi), adapters.FeatureMTLSPermissive, adapters.SeverityInfo,
+					"Linkerd has no permissive TLS mode: the Server of %q admits plaintext from unmeshed callers (all-unauthenticated); meshed callers still use mTLS", s.Name)
+			}
 			if o.Mode == spec.MTLSDisabled {
 				t.warn(fmt.Sprintf("spec.security.mtlsOverrides[%d].mode", oi), adapters.FeatureMTLSDisabled, adapters.SeverityWarning,
 					"Linkerd cannot disable mTLS between meshed pods: service %q accepts plaintext from unmeshed callers (permissive) but meshed callers still use mTLS", s.Name)
@@ -141,6 +145,10 @@ func (t *translator) namespacePolicy(sec *spec.Security) {
 	if mode == spec.MTLSDisabled {
 		t.warn("spec.security.mtls", adapters.FeatureMTLSDisabled, adapters.SeverityWarning,
 			"Linkerd cannot disable mTLS between meshed pods: translated as permissive (all-unauthenticated); meshed callers still use mTLS")
+	}
+	if mode == spec.MTLSPermissive {
+		t.warn("spec.security.mtls", adapters.FeatureMTLSPermissive, adapters.SeverityInfo,
+			"Linkerd has no permissive TLS mode: traffic between meshed pods is always mTLS; all-unauthenticated admits plaintext from unmeshed callers")
 	}
 	policy := t.inboundPolicy(mode)
 	for _, ns := range t.namespaces() {
@@ -419,6 +427,10 @@ func (t *translator) grpcConditionMatches(path string, conds []spec.AccessCondit
 func (t *translator) emitServers() {
 	for _, srv := range t.serverOrder {
 		s := srv.svc
+		if t.d.Spec.Security == nil {
+			t.warn("spec.security", adapters.FeatureMTLSStrict, adapters.SeverityInfo,
+				"Server %s/%s admits authenticated (meshed) callers only, the design's default strict mTLS; unmeshed callers of %q are refused", srv.ns, srv.name, s.Name)
+		}
 		proto := "unknown"
 		switch svcProtocol(s) {
 		case spec.ProtocolHTTP2:
