@@ -19,6 +19,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
 	"github.com/trellis-mesh/trellis/adapters"
 	"github.com/trellis-mesh/trellis/spec"
@@ -82,12 +83,19 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	if e.workers <= 0 {
 		e.workers = runtime.GOMAXPROCS(0)
 	}
+	ids := map[string]any{}
+	for _, r := range e.rules {
+		ids[r.ID] = true
+	}
+	// data.trellis.catalogue lists the rule ids in use (rule GEN-004 checks suppressions with it).
+	store := inmem.NewFromObject(map[string]any{"trellis": map[string]any{"catalogue": ids}})
 	for i := range e.rules {
 		r := &e.rules[i]
 		e.byID[r.ID] = r
 		pq, err := rego.New(
 			rego.Query("data."+r.Package+"."+findingsRule),
 			rego.Compiler(compiler),
+			rego.Store(store),
 		).PrepareForEval(ctx)
 		if err != nil {
 			return nil, &PolicyError{Problems: []string{fmt.Sprintf("%s: preparing rule %s: %s", r.File, r.ID, formatRegoErr(err))}}
@@ -99,6 +107,21 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 
 // Rules returns the catalogue, sorted by id.
 func (e *Engine) Rules() []Rule { return append([]Rule(nil), e.rules...) }
+
+// UnknownRules returns the rule ids cfg's ignore entries name that are not in the catalogue, as
+// "ignore[i].rule: ID" strings, so callers can warn about suppressions that suppress nothing.
+func (e *Engine) UnknownRules(cfg *Config) []string {
+	if cfg == nil {
+		return nil
+	}
+	var out []string
+	for i, ig := range cfg.Ignore {
+		if _, ok := e.byID[ig.Rule]; !ok {
+			out = append(out, fmt.Sprintf("ignore[%d].rule: %s", i, ig.Rule))
+		}
+	}
+	return out
+}
 
 // Rule returns the catalogue entry with the given id.
 func (e *Engine) Rule(id string) (Rule, bool) {

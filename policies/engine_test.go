@@ -96,6 +96,7 @@ func TestSharedCasesAndExamples(t *testing.T) {
 		caseKey("external-api", "external-api"):       {"SEC-012"},
 		caseKey("retries", "retries"):                 {"TRF-015"},
 		caseKey("bookinfo-canary", "bookinfo"):        {"SEC-004", "SEC-005"},
+		caseKey("zero-trust", "zero-trust"):           {"GEN-004"}, // it suppresses TEL-001, which does not exist
 	} {
 		if got[design] == nil {
 			t.Errorf("design %s not checked", design)
@@ -161,5 +162,16 @@ func TestMeshFindingsSuppressedPerService(t *testing.T) {
 	fs, err = newEngine(t, Options{}).Check(context.Background(), Target{Design: d}, nil)
 	if err != nil || len(pick(fs, "LKD-002")) != 0 {
 		t.Errorf("mesh rule ran without mesh output: %v %v", err, fs)
+	}
+}
+
+func TestUnknownRulesInConfig(t *testing.T) {
+	cfg, err := ParseConfig("c.yaml", []byte("ignore:\n  - {rule: TRF-012, reason: a}\n  - {rule: TEL-001, reason: b}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := newEngine(t, Options{}).UnknownRules(cfg)
+	if len(got) != 1 || got[0] != "ignore[1].rule: TEL-001" {
+		t.Errorf("UnknownRules = %v", got)
 	}
 }

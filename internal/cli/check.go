@@ -91,6 +91,9 @@ Exit codes:
 			if err != nil {
 				return withCode(ExitUsage, err)
 			}
+			for _, u := range engine.UnknownRules(cfg) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: policy config %s names a rule that is not in the catalogue; it suppresses nothing\n", u)
+			}
 			targets := make([]policies.Target, 0, len(designs))
 			for _, d := range designs {
 				t := policies.Target{Design: d}

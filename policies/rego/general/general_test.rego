@@ -49,3 +49,13 @@ test_gen003_ok if {
 	]}}
 	count(rules.gen003.findings) == 0 with input as d
 }
+
+test_gen004_fires if {
+	d := {"metadata": {"name": "x", "annotations": {"trellis.dev/ignore": "TEL-001: tracing elsewhere\nTRF-012: fine"}}, "spec": {}}
+	paths(rules.gen004.findings) == {"metadata.annotations"} with input as d with data.trellis.catalogue as {"TRF-012": true}
+}
+
+test_gen004_ok if {
+	d := {"metadata": {"name": "x", "annotations": {"trellis.dev/ignore": "TRF-012: fine"}}, "spec": {"services": [{"name": "a", "annotations": {"trellis.dev/ignore": "SEC-005: ok"}}]}}
+	count(rules.gen004.findings) == 0 with input as d with data.trellis.catalogue as {"TRF-012": true, "SEC-005": true}
+}
