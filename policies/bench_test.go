@@ -3,6 +3,7 @@ package policies
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/trellis-mesh/trellis/adapters"
 	_ "github.com/trellis-mesh/trellis/adapters/istio" // the istio adapter for mesh rules
@@ -70,3 +71,53 @@ func BenchmarkIstioTranslate1000(b *testing.B) { benchTranslate(b, 1000) }
 
 // BenchmarkIstioTranslate10000 is the 10,000-service baseline.
 func BenchmarkIstioTranslate10000(b *testing.B) { benchTranslate(b, 10000) }
+
+// BenchmarkCheckRatios measures, in one run, the check of 1,000- and 10,000-service designs (with
+// their Istio output) and the Istio translation of the same designs, and reports the ratios the
+// budgets are stated in: check10k/check1k (target ≤ 10) and check/translate. Each timing is the
+// best of three, interleaved, to damp noise from other processes.
+func BenchmarkCheckRatios(b *testing.B) {
+	e := newEngine(b, Options{})
+	ctx := context.Background()
+	a, err := adapters.Lookup("istio")
+	if err != nil {
+		b.Fatal(err)
+	}
+	small, large := benchTarget(b, 1000), benchTarget(b, 10000)
+	best := func(f func()) time.Duration {
+		var m time.Duration
+		for range 3 {
+			t0 := time.Now()
+			f()
+			if d := time.Since(t0); m == 0 || d < m {
+				m = d
+			}
+		}
+		return m
+	}
+	check := func(t Target) func() {
+		return func() {
+			if _, err := e.Check(ctx, t, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	translate := func(t Target) func() {
+		return func() {
+			if _, _, err := adapters.Translate(ctx, a, t.Design, adapters.Options{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		c1, c10 := best(check(small)), best(check(large))
+		t1, t10 := best(translate(small)), best(translate(large))
+		b.ReportMetric(c1.Seconds(), "check1k-s")
+		b.ReportMetric(c10.Seconds(), "check10k-s")
+		b.ReportMetric(float64(c10)/float64(c1), "check10k/check1k")
+		b.ReportMetric(float64(t10)/float64(t1), "translate10k/translate1k")
+		b.ReportMetric(float64(c1)/float64(t1), "check/translate-1k")
+		b.ReportMetric(float64(c10)/float64(t10), "check/translate-10k")
+	}
+}
