@@ -2,8 +2,12 @@ package linkerd
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/trellis-mesh/trellis/adapters"
 	"github.com/trellis-mesh/trellis/spec"
@@ -194,4 +198,142 @@ func (t *translator) dstOverrides(rp string, r *spec.Route, s *spec.Service) []a
 		})
 	}
 	return out
+}
+
+// serviceProfiles imports legacy ServiceProfiles.
+func (im *importer) serviceProfiles() {
+	for _, o := range im.byKind["linkerd.io/ServiceProfile"] {
+		fqdn := o.GetName()
+		parts := strings.Split(fqdn, ".")
+		if len(parts) < 3 || parts[2] != "svc" {
+			im.warn(o, adapters.FeatureWeightedSplit, "ServiceProfile %q does not name an in-cluster Service: not imported", fqdn)
+			continue
+		}
+		ns := parts[1]
+		s := im.service(ns, parts[0])
+		tp := im.trafficFor(ns, s.Name)
+		im.profiled[ns+"/"+s.Name] = true
+		var budget *spec.RetryBudget
+		if rb, ok, _ := unstructured.NestedMap(o.Object, "spec", "retryBudget"); ok {
+			budget = &spec.RetryBudget{}
+			if f, ok := rb["retryRatio"].(float64); ok {
+				budget.Percent = math.Round(f*100*1e6) / 1e6
+			} else if i, ok := rb["retryRatio"].(int64); ok {
+				budget.Percent = float64(i) * 100
+			}
+			budget.MinRetryConcurrency = toInt32(rb["minRetriesPerSecond"])
+		}
+		routes, _, _ := unstructured.NestedSlice(o.Object, "spec", "routes")
+		var catchAll *spec.Route
+		for _, rv := range routes {
+			rm, _ := rv.(map[string]any)
+			name, _ := rm["name"].(string)
+			r := spec.Route{Name: dnsLabel(name)}
+			cond, _ := rm["condition"].(map[string]any)
+			r.Match = im.profileMatches(o, cond)
+			if v, _ := rm["timeout"].(string); v != "" {
+				if d, err := parseLinkerdDuration(v); err == nil {
+					r.Timeout = spec.Dur(d)
+				}
+			}
+			if retry, _ := rm["isRetryable"].(bool); retry {
+				r.Retries = &spec.Retries{Attempts: 1, On: []string{"5xx"}, Budget: budget}
+			}
+			if _, ok := rm["responseClasses"]; ok {
+				im.warn(o, adapters.FeatureRetries, "route %q: responseClasses have no design field and are not imported", name)
+			}
+			tp.Routes = append(tp.Routes, r)
+			if len(r.Match) == 0 {
+				catchAll = &tp.Routes[len(tp.Routes)-1]
+			}
+		}
+		overrides, _, _ := unstructured.NestedSlice(o.Object, "spec", "dstOverrides")
+		if len(overrides) > 0 {
+			if catchAll == nil {
+				tp.Routes = append(tp.Routes, spec.Route{Name: "default"})
+				catchAll = &tp.Routes[len(tp.Routes)-1]
+			}
+			for _, ov := range overrides {
+				om, _ := ov.(map[string]any)
+				auth, _ := om["authority"].(string)
+				host, portStr, _ := strings.Cut(auth, ":")
+				hp := strings.Split(host, ".")
+				bns := ns
+				if len(hp) > 1 {
+					bns = hp[1]
+				}
+				bm := map[string]any{"name": hp[0], "weight": toInt32(om["weight"])}
+				if bns != ns {
+					bm["namespace"] = bns
+				}
+				if p, err := strconv.Atoi(portStr); err == nil {
+					bm["port"] = int64(p)
+				}
+				catchAll.Backends = append(catchAll.Backends, im.importBackend(ns, s, bm))
+			}
+		}
+	}
+}
+
+var nonLabel = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// dnsLabel turns a ServiceProfile route name ("GET /books/{id}") into a DNS-1123 label.
+func dnsLabel(s string) string {
+	l := strings.Trim(nonLabel.ReplaceAllString(strings.ToLower(s), "-"), "-")
+	if l == "" {
+		return "route"
+	}
+	if len(l) > 63 {
+		l = strings.TrimRight(l[:63], "-")
+	}
+	return l
+}
+
+// profileMatches converts a ServiceProfile RequestMatch to design matches.
+func (im *importer) profileMatches(o *unstructured.Unstructured, cond map[string]any) []spec.Match {
+	if alts, ok := cond["any"].([]any); ok {
+		var out []spec.Match
+		for _, a := range alts {
+			am, _ := a.(map[string]any)
+			out = append(out, im.profileMatches(o, am)...)
+		}
+		return out
+	}
+	var m spec.Match
+	conds := []map[string]any{cond}
+	if all, ok := cond["all"].([]any); ok {
+		conds = nil
+		for _, a := range all {
+			am, _ := a.(map[string]any)
+			conds = append(conds, am)
+		}
+	}
+	for _, c := range conds {
+		if p, ok := c["pathRegex"].(string); ok && p != ".*" && p != "/.*" {
+			m.Path = regexPath(p)
+		}
+		if meth, ok := c["method"].(string); ok {
+			m.Method = meth
+		}
+		if _, ok := c["not"]; ok {
+			im.warn(o, adapters.FeaturePathMatch, "\"not\" conditions have no design equivalent and are dropped")
+		}
+	}
+	if m.Path == nil && m.Method == "" {
+		return nil
+	}
+	return []spec.Match{m}
+}
+
+var quotedLiteral = regexp.MustCompile(`^(?:[^\\.*+?()|\[\]{}^$]|\\.)*$`)
+
+// regexPath recognises the translator's encodings of exact and prefix paths.
+func regexPath(p string) *spec.PathMatch {
+	if strings.HasSuffix(p, "(/.*)?") && quotedLiteral.MatchString(strings.TrimSuffix(p, "(/.*)?")) {
+		return &spec.PathMatch{Prefix: unquoteMeta(strings.TrimSuffix(p, "(/.*)?"))}
+	}
+	if quotedLiteral.MatchString(p) {
+		return &spec.PathMatch{Exact: unquoteMeta(p)}
+	}
+	return &spec.PathMatch{Regex: p}
 }
