@@ -160,15 +160,18 @@ func (im *importer) metadata(objs []*unstructured.Unstructured) {
 			}
 		}
 	}
-	if ns == "" {
-		ns = spec.DefaultNamespace
-	}
 	name := im.opts.Name
 	if name == "" {
 		name = designName
 	}
 	if name == "" {
 		name = ns
+	}
+	if name == "" {
+		name = "imported"
+	}
+	if ns == "" {
+		ns = spec.DefaultNamespace
 	}
 	im.d.Metadata = spec.Metadata{Name: name, Namespace: ns}
 	delete(common, adapters.LabelManagedBy)

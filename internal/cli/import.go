@@ -96,7 +96,9 @@ func newImportCmd() *cobra.Command {
 		Long: `Read Kubernetes objects of one source (multi-document YAML or JSON, a List is expanded) and
 write the equivalent design to stdout. What does not map onto the design is reported on stderr.
 
-Sources: every mesh adapter that can import, plus spec importers such as smi or gateway-api.`,
+Sources: every mesh adapter that can import, plus spec importers such as smi or gateway-api.
+Mesh objects rarely carry ports and protocols: include the Kubernetes Services, for example
+kubectl get svc,virtualservices,destinationrules,peerauthentications,authorizationpolicies -o yaml.`,
 		Example: `  trellis import istio -f istio-config.yaml > design.yaml
   trellis import istio -f a.yaml -f b.yaml --name bookinfo -o json`,
 		Args: cobra.ExactArgs(1),

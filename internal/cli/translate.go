@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -50,7 +51,7 @@ Meshes: see 'trellis meshes'.`,
 			if err != nil {
 				return withCode(ExitUsage, err)
 			}
-			designs, err := loadDesigns(files)
+			designs, err := loadDesigns(cmd.InOrStdin(), files)
 			if err != nil {
 				var ve *spec.ValidationError
 				if errors.As(err, &ve) {
@@ -96,7 +97,7 @@ Meshes: see 'trellis meshes'.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVarP(&files, "file", "f", nil, "design file or directory of *.yaml/*.yml/*.json designs (repeatable)")
+	f.StringArrayVarP(&files, "file", "f", nil, "design file, directory of *.yaml/*.yml/*.json designs, or - for stdin (repeatable)")
 	f.StringVar(&mesh, "mesh", "", "mesh to translate to (see 'trellis meshes')")
 	f.StringVarP(&output, "output", "o", "yaml", "output format: yaml or json")
 	f.BoolVar(&opts.Strict, "strict", false, "fail (exit 1) when the mesh cannot express part of a design")
@@ -109,10 +110,29 @@ Meshes: see 'trellis meshes'.`,
 }
 
 // loadDesigns loads every design of the given files and directories (*.yaml, *.yml, *.json in a
-// directory, sorted), collecting every validation violation.
-func loadDesigns(paths []string) ([]*spec.Design, error) {
+// directory, sorted; "-" reads stdin), collecting every validation violation.
+func loadDesigns(stdin io.Reader, paths []string) ([]*spec.Design, error) {
 	var files []string
+	var designs []*spec.Design
+	var violations []spec.Violation
 	for _, p := range paths {
+		if p == "-" {
+			data, err := io.ReadAll(stdin)
+			if err != nil {
+				return nil, fmt.Errorf("reading designs from stdin: %w", err)
+			}
+			ds, err := spec.LoadBytes("<stdin>", data)
+			var ve *spec.ValidationError
+			switch {
+			case errors.As(err, &ve):
+				violations = append(violations, ve.Violations...)
+			case err != nil:
+				return nil, fmt.Errorf("loading <stdin>: %w", err)
+			default:
+				designs = append(designs, ds...)
+			}
+			continue
+		}
 		st, err := os.Stat(p)
 		if err != nil {
 			return nil, fmt.Errorf("reading designs: %w", err)
@@ -132,8 +152,6 @@ func loadDesigns(paths []string) ([]*spec.Design, error) {
 		sort.Strings(found)
 		files = append(files, found...)
 	}
-	var designs []*spec.Design
-	var violations []spec.Violation
 	for _, f := range files {
 		ds, err := spec.LoadFile(f)
 		if err != nil {

@@ -185,3 +185,15 @@ func TestRegisteredImportSourceIsUsed(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
+
+func TestTranslateReadsStdin(t *testing.T) {
+	data, err := os.ReadFile(repoPath("spec", "testdata", "cases", "split.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := Main([]string{"translate", "-f", "-", "--mesh", "istio"}, bytes.NewReader(data), &out, &errb)
+	if code != ExitOK || !strings.Contains(out.String(), "kind: VirtualService") {
+		t.Errorf("exit %d, stderr %q", code, errb.String())
+	}
+}
