@@ -364,3 +364,48 @@ func TestNilDesignIsAnError(t *testing.T) {
 		t.Fatal("want an error for a nil design")
 	}
 }
+
+func TestServiceProfilesOption(t *testing.T) {
+	d := load(t, `
+apiVersion: trellis.dev/v1alpha1
+kind: Design
+metadata: {name: sp, namespace: sp}
+spec:
+  services:
+    - name: books
+      ports: [{port: 7002}]
+      versions: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+  traffic:
+    - service: books
+      routes:
+        - name: get-book
+          match: [{path: {prefix: /books}, method: GET}]
+          timeout: 2s
+          retries: {attempts: 2, on: [5xx], budget: {percent: 10, minRetryConcurrency: 4}}
+        - name: default
+          backends: [{version: v1, weight: 90}, {version: v2, weight: 10}]
+`)
+	objs, ws := translate(t, d, adapters.Options{ServiceProfiles: true})
+	if find(objs, "gateway.networking.k8s.io/v1", "HTTPRoute", "sp", "books-get-book") != nil {
+		t.Error("with ServiceProfiles no mesh HTTPRoute may be emitted (Linkerd would ignore it)")
+	}
+	sp := mustFind(t, objs, "linkerd.io/v1alpha2", "ServiceProfile", "sp", "books.sp.svc.cluster.local")
+	j := mustJSON(t, sp)
+	for _, want := range []string{
+		`"retryRatio":0.1`, `"minRetriesPerSecond":4`, `"ttl":"10s"`,
+		`"isRetryable":true`, `"timeout":"2s"`,
+		`"pathRegex":"/books(/.*)?"`, `"method":"GET"`,
+		`"authority":"books-v1.sp.svc.cluster.local:7002","weight":90`,
+		`"authority":"books-v2.sp.svc.cluster.local:7002","weight":10`,
+	} {
+		if !strings.Contains(j, want) {
+			t.Errorf("ServiceProfile lacks %s:\n%s", want, j)
+		}
+	}
+	if strings.Contains(j, `"name":"default"`) {
+		t.Error("a catch-all route without timeout or retries must not become a ServiceProfile route")
+	}
+	if hasWarning(ws, "spec.traffic[0].routes", adapters.FeatureRetryBudget) == nil {
+		t.Error("the budget's different unit must be reported")
+	}
+}
