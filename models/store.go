@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -43,8 +44,9 @@ type Config struct {
 
 // Store reads and writes Trellis's records. It is safe for concurrent use.
 type Store struct {
-	db      *gorm.DB
-	dialect Dialect
+	db        *gorm.DB
+	dialect   Dialect
+	authCache sync.Map // token hash -> authEntry
 }
 
 // Open connects to the configured database, applies pending migrations and returns the store.

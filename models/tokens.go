@@ -125,13 +125,33 @@ func (s *Store) EnsureAdminToken(ctx context.Context) (string, bool, error) {
 	return token, true, nil
 }
 
-// Authenticate returns the record of token and notes its use (at most once a minute).
+// authCacheTTL is how long Authenticate trusts a token it has looked up. Deleting a token
+// through this store clears the cache at once; a deletion by another process (the CLI) takes
+// effect within this time.
+const authCacheTTL = 5 * time.Second
+
+// authEntry is a cached token lookup.
+type authEntry struct {
+	rec     APIToken
+	expires time.Time
+}
+
+// Authenticate returns the record of token and notes its use (at most once a minute). Lookups
+// are cached for a few seconds, so a busy client costs no statement per request.
 func (s *Store) Authenticate(ctx context.Context, token string) (*APIToken, error) {
 	if !strings.HasPrefix(token, TokenPrefix) || len(token) != len(TokenPrefix)+64 {
 		return nil, ErrUnauthenticated
 	}
+	hash := HashToken(token)
+	if v, ok := s.authCache.Load(hash); ok {
+		if e := v.(authEntry); time.Now().Before(e.expires) {
+			rec := e.rec
+			return &rec, nil
+		}
+		s.authCache.Delete(hash)
+	}
 	var rec APIToken
-	err := s.db.WithContext(ctx).Where("hash = ?", HashToken(token)).Take(&rec).Error
+	err := s.db.WithContext(ctx).Where("hash = ?", hash).Take(&rec).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, ErrUnauthenticated
 	}
@@ -145,6 +165,7 @@ func (s *Store) Authenticate(ctx context.Context, token string) (*APIToken, erro
 			rec.LastUsedAt = &now
 		}
 	}
+	s.authCache.Store(hash, authEntry{rec: rec, expires: now.Add(authCacheTTL)})
 	return &rec, nil
 }
 
@@ -167,6 +188,7 @@ func (s *Store) DeleteToken(ctx context.Context, name, actor string) error {
 		if res.RowsAffected == 0 {
 			return &NotFoundError{Kind: "token", Name: name}
 		}
+		s.authCache.Clear()
 		return recordEvent(tx, actor, "token.delete", "token", name, nil)
 	})
 }

@@ -48,6 +48,15 @@ func newLoader[K comparable, V any](ctx context.Context, fetch func(context.Cont
 func (l *loader[K, V]) load(ctx context.Context, key K) (V, bool, error) {
 	l.mu.Lock()
 	b, cached := l.cache[key]
+	if !cached && !inList(ctx) {
+		// Nothing to batch with: a field of a single object is fetched at once.
+		b = &batch[K, V]{keys: []K{key}, done: make(chan struct{})}
+		l.cache[key] = b
+		l.mu.Unlock()
+		l.dispatch(b)
+		l.mu.Lock()
+		cached = true
+	}
 	if !cached {
 		b = l.cur
 		if b == nil {
@@ -70,6 +79,17 @@ func (l *loader[K, V]) load(ctx context.Context, key K) (V, bool, error) {
 	}
 	v, ok := b.res[key]
 	return v, ok, b.err
+}
+
+// inList reports whether the field being resolved belongs to an element of a list (where its
+// siblings will ask for more keys).
+func inList(ctx context.Context) bool {
+	for fc := graphql.GetFieldContext(ctx); fc != nil; fc = fc.Parent {
+		if fc.Index != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // collect waits until no more keys join batch b, then dispatches it.
