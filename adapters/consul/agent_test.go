@@ -319,6 +319,11 @@ func checkChains(t *testing.T, a *consulAgent, name string) {
 			t.Errorf("default route destination %+v, want 3 retries and a 2s timeout", d)
 		}
 		assertShares(t, "route default", c.resolve(t, start.Routes[1].NextNode), map[string]float64{"reviews/v1": 90, "reviews/v2": 10})
+		r := a.chain(t, "ratings")
+		if r.Nodes[r.StartNode].Type != "resolver" {
+			t.Errorf("ratings starts at a %s, want its resolver (default subset and request timeout, no router)", r.Nodes[r.StartNode].Type)
+		}
+		assertShares(t, "ratings", r.resolve(t, r.StartNode), map[string]float64{"ratings/v1": 100})
 	case "route-split":
 		c := a.chain(t, "api")
 		start := c.Nodes[c.StartNode]

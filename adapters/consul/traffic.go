@@ -124,10 +124,15 @@ func (t *translator) plan() {
 			continue
 		}
 		if t.protocol(tp.Service).IsL7() {
+			if len(tp.Routes) == 1 && onlyTimeout(last) {
+				// A lone catch-all route whose only setting is a timeout needs no router:
+				// the resolver's requestTimeout carries it.
+				t.resolverTimeout[tp.Service] = true
+			}
 			switch {
 			case len(bs) > 1:
 				t.ownSplit[tp.Service] = true
-			case bs[0].service == tp.Service && bs[0].version != "" && !hasRouteSettings(last):
+			case bs[0].service == tp.Service && bs[0].version != "" && (!hasRouteSettings(last) || t.resolverTimeout[tp.Service]):
 				t.defSubset[tp.Service] = bs[0].version
 			}
 			continue
@@ -142,6 +147,10 @@ func (t *translator) plan() {
 			t.defSubset[tp.Service] = heaviest.version
 		}
 	}
+}
+
+func onlyTimeout(r spec.Route) bool {
+	return !r.Timeout.IsZero() && (r.Retries == nil || r.Retries.Attempts == 0) && r.Headers == nil && r.Rewrite == nil
 }
 
 func hasRouteSettings(r spec.Route) bool {
@@ -260,6 +269,11 @@ func (t *translator) l7Routes(ti int, tp spec.TrafficPolicy) {
 		}
 		if t.routeSettings(dest, r, rpath) {
 			implicit = false
+		}
+		if catchAll && t.resolverTimeout[svc] {
+			t.resolver(svc).spec["requestTimeout"] = dest["requestTimeout"]
+			delete(dest, "requestTimeout")
+			implicit = true
 		}
 		if catchAll && implicit {
 			continue // Consul's own default route sends unmatched traffic there.

@@ -89,7 +89,9 @@ type translator struct {
 	allSubset    map[string]string // name of the "all instances" subset, when needed
 	virtualNames map[string]bool
 	globalMTLS   string
-	allowedBy    map[string][]spec.AccessRule
+	// resolverTimeout marks services whose only route's timeout is on the resolver.
+	resolverTimeout map[string]bool
+	allowedBy       map[string][]spec.AccessRule
 }
 
 func newTranslator(d *spec.Design) *translator {
@@ -105,6 +107,8 @@ func newTranslator(d *spec.Design) *translator {
 		defSubset:    map[string]string{},
 		allSubset:    map[string]string{},
 		virtualNames: map[string]bool{},
+
+		resolverTimeout: map[string]bool{},
 	}
 	if t.ns == "" {
 		t.ns = "default"
