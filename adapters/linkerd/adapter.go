@@ -161,6 +161,9 @@ func (a *Adapter) Translate(ctx context.Context, d *spec.Design, opts adapters.O
 	t.extensions()
 	t.externalServices()
 	t.flushPartials()
+	if err := checkCollisions(t.objs); err != nil {
+		return nil, t.warns, fmt.Errorf("translating design %q to linkerd: %w", d.Metadata.Name, err)
+	}
 	out := &adapters.Output{Objects: t.objs}
 	out.Sort()
 	adapters.SortWarnings(t.warns)
@@ -168,6 +171,21 @@ func (a *Adapter) Translate(ctx context.Context, d *spec.Design, opts adapters.O
 		return out, t.warns, &adapters.StrictError{Mesh: Name, Warnings: t.warns}
 	}
 	return out, t.warns, nil
+}
+
+// checkCollisions fails when two generated objects share apiVersion, kind, namespace and name
+// (for example a route "<service>-<route>" and a policy route "<rule>-<port>" that happen to
+// spell the same), rather than letting one silently replace the other when applied.
+func checkCollisions(objs []*unstructured.Unstructured) error {
+	seen := make(map[string]bool, len(objs))
+	for _, o := range objs {
+		k := o.GetAPIVersion() + "|" + o.GetKind() + "|" + o.GetNamespace() + "|" + o.GetName()
+		if seen[k] {
+			return fmt.Errorf("two generated objects are both named %s: rename the route, access rule or version that produces it", adapters.ObjectRef(o))
+		}
+		seen[k] = true
+	}
+	return nil
 }
 
 // translator holds the state of one translation.

@@ -409,3 +409,30 @@ spec:
 		t.Error("the budget's different unit must be reported")
 	}
 }
+
+func TestNameCollisionIsAnError(t *testing.T) {
+	// Service "users" with a route "grpc" and an access rule "users" on port "grpc" would both
+	// produce GRPCRoute users-grpc.
+	d := load(t, `
+apiVersion: trellis.dev/v1alpha1
+kind: Design
+metadata: {name: c, namespace: c}
+spec:
+  services:
+    - {name: users, protocol: grpc, ports: [{port: 50051}]}
+    - {name: api}
+  traffic:
+    - service: users
+      routes: [{name: grpc, timeout: 1s}]
+  security:
+    access:
+      - name: users
+        destination: users
+        sources: [api]
+        when: [{paths: [/users.v1.Users/*]}]
+`)
+	_, _, err := adapters.Translate(context.Background(), linkerd.New(), d, adapters.Options{})
+	if err == nil || !strings.Contains(err.Error(), "GRPCRoute c/users-grpc") {
+		t.Fatalf("want a collision error naming GRPCRoute c/users-grpc, got %v", err)
+	}
+}
