@@ -54,6 +54,10 @@ func (*Adapter) Capabilities() adapters.Capabilities {
 		Note: "emitted as Cluster.health_checks (http/grpc/tcp); probes go through the peer's inbound proxy (a default-deny RBAC lets the probe's method and path through), so a separate health-check port is not expressible; the bundled proxy runs http and tcp checks only, not grpc_health_check"}
 	c[adapters.FeatureExternalServices] = adapters.Capability{Support: adapters.Partial,
 		Note: "STRICT_DNS/LOGICAL_DNS clusters with an UpstreamTlsContext for TLS origination; the bundled proxy does not originate TLS yet (an Envoy sidecar does); wildcard hosts and TLS passthrough (TCP) are not routed because the outbound listener is HTTP only"}
+	c[adapters.FeatureConnectionLimits] = adapters.Capability{Support: adapters.Native,
+		Note: "circuit_breakers thresholds and connect_timeout; max_requests_per_connection (HttpProtocolOptions) is ignored by the bundled proxy"}
+	c[adapters.FeatureConsistentHash] = adapters.Capability{Support: adapters.Native,
+		Note: "RING_HASH with a route hash_policy; the bundled proxy hashes an existing cookie but does not set a missing one"}
 	c[adapters.FeatureMTLSStrict] = adapters.Capability{Support: adapters.Partial,
 		Note: "not enforced yet: the bundled proxy has no mTLS; the caller identity travels in the x-trellis-peer-identity header set by the calling proxy (pre-mTLS stand-in)"}
 	c[adapters.FeatureMTLSPermissive] = adapters.Capability{Support: adapters.Partial,
