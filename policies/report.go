@@ -264,18 +264,24 @@ func writeSARIF(w io.Writer, r *Report) error {
 		}
 		results = append(results, res)
 	}
-	log := map[string]any{
-		"$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-		"version": "2.1.0",
-		"runs": []any{map[string]any{
-			"tool": map[string]any{"driver": map[string]any{
-				"name":           "trellis",
-				"informationUri": "https://github.com/trellis-mesh/trellis",
-				"rules":          srules,
-			}},
-			"results": results,
-		}},
+	type driver struct {
+		Name           string      `json:"name"`
+		InformationURI string      `json:"informationUri"`
+		Rules          []sarifRule `json:"rules"`
 	}
+	type run struct {
+		Tool struct {
+			Driver driver `json:"driver"`
+		} `json:"tool"`
+		Results []sarifResult `json:"results"`
+	}
+	r0 := run{Results: results}
+	r0.Tool.Driver = driver{Name: "trellis", InformationURI: "https://github.com/trellis-mesh/trellis", Rules: srules}
+	log := struct {
+		Schema  string `json:"$schema"`
+		Version string `json:"version"`
+		Runs    []run  `json:"runs"`
+	}{"https://json.schemastore.org/sarif-2.1.0.json", "2.1.0", []run{r0}}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(log)
