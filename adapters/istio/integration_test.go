@@ -1,6 +1,7 @@
 package istio_test
 
 import (
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -37,6 +38,22 @@ func TestGoldenObjectsApplyToKubeAPIServer(t *testing.T) {
 	if len(objs) == 0 {
 		t.Fatal("no golden objects")
 	}
+	// The hand-written Istio configurations the import round trip starts from must be valid too.
+	imports, _ := filepath.Glob(filepath.Join("testdata", "import", "*.yaml"))
+	for _, f := range imports {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := adaptertest.ParseObjects(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range in {
+			objs = append(objs, o)
+			origin = append(origin, f)
+		}
+	}
 	errs := adaptertest.ApplyAll(t, cfg, objs)
 	accepted := 0
 	for i, err := range errs {
@@ -46,7 +63,7 @@ func TestGoldenObjectsApplyToKubeAPIServer(t *testing.T) {
 		}
 		accepted++
 	}
-	t.Logf("%d of %d golden objects accepted", accepted, len(objs))
+	t.Logf("%d of %d golden and import-source objects accepted", accepted, len(objs))
 
 	broken, err := adaptertest.ParseObjects([]byte(`
 apiVersion: security.istio.io/v1
