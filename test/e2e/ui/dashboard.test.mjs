@@ -158,6 +158,7 @@ test('a design shows its YAML and history; an invalid edit shows the violation l
   // The line number points at the edited line of the textarea's content.
   assert.match(invalid.split('\n')[v.line - 1], /port: 99999/);
   assert.equal(await item.getAttribute('data-line'), String(v.line));
+  assert.deepEqual(await page.locator('.gutter .bad').allInnerTexts(), [String(v.line)]);
   // "Go to line" selects the offending line in the editor.
   await page.getByRole('button', { name: `Go to line ${v.line} (spec.services[0].ports[0].port)` }).click();
   const selected = await area.evaluate((el) => el.value.slice(el.selectionStart, el.selectionEnd));
@@ -273,9 +274,12 @@ test('translate preview shows manifests and warnings for the chosen mesh; policy
 
   await page.getByRole('link', { name: 'Policy check' }).click();
   await page.getByRole('heading', { name: 'Policy findings for revision 3' }).waitFor();
-  const check = (await gql('{ check(design: "bookinfo") { findings { rule suppressed } } }')).data.check;
+  // Every mesh is checked by default.
+  for (const m of meshes) assert.equal(await page.getByRole('checkbox', { name: m }).isChecked(), true);
+  const check = (await gql('query($m: [String!]) { check(design: "bookinfo", meshes: $m) { meshes findings { rule suppressed } } }', { m: meshes })).data.check;
+  assert.deepEqual(check.meshes, meshes);
   const active = check.findings.filter((f) => !f.suppressed);
-  await page.locator('p.muted', { hasText: 'Checked the design' }).waitFor({ timeout: 60000 });
+  await page.locator('p.muted', { hasText: `Checked the design and the objects generated for ${meshes.join(', ')}` }).waitFor({ timeout: 60000 });
   if (active.length === 0) {
     await page.getByText('No findings.').waitFor();
   } else {
@@ -283,6 +287,10 @@ test('translate preview shows manifests and warnings for the chosen mesh; policy
     assert.deepEqual(rules, active.map((f) => f.rule));
   }
   await shot(page, 'check');
+  // Unticking a mesh re-checks without it.
+  await page.getByRole('checkbox', { name: meshes[0] }).uncheck();
+  await page.waitForURL(/meshes=/);
+  await page.locator('p.muted', { hasText: `objects generated for ${meshes.slice(1).join(', ')}.` }).waitFor({ timeout: 60000 });
   await page.close();
 });
 

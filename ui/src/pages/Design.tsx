@@ -59,7 +59,7 @@ export function DesignPage({ name, tab, params }: { name: string; tab: DesignTab
       {d && tab === 'edit' && <Editor key={d.name} design={d} reload={reload} />}
       {d && tab === 'diff' && <DiffPage design={d} params={params} />}
       {d && tab === 'translate' && <TranslatePage design={d} params={params} />}
-      {d && tab === 'check' && <CheckPage design={d} />}
+      {d && tab === 'check' && <CheckPage design={d} params={params} />}
     </main>
   );
 }
@@ -221,7 +221,16 @@ function Editor({ design, reload }: { design: DesignNode; reload: () => void }) 
     for (let i = 0; i < Math.min(line - 1, parts.length); i++) pos += parts[i].length + 1;
     ta.focus();
     ta.setSelectionRange(pos, pos + (parts[line - 1]?.length ?? 0));
+    const lh = parseFloat(getComputedStyle(ta).lineHeight) || 18;
+    ta.scrollTop = Math.max(0, (line - 4) * lh);
+    syncGutter();
   };
+
+  const gutter = useRef<HTMLDivElement>(null);
+  const syncGutter = () => {
+    if (gutter.current && area.current) gutter.current.scrollTop = area.current.scrollTop;
+  };
+  const badLines = new Set(outcome.kind === 'invalid' ? outcome.violations.map((v) => v.line ?? 0) : []);
 
   return (
     <section aria-labelledby="edit-title">
@@ -236,15 +245,26 @@ function Editor({ design, reload }: { design: DesignNode; reload: () => void }) 
       )}
       <form onSubmit={save}>
         <label htmlFor="content">Design YAML ({lines} lines)</label>
-        <textarea
-          id="content"
-          ref={area}
-          value={content}
-          onChange={(e) => setContent(e.target.value)}
-          spellCheck={false}
-          rows={Math.min(40, Math.max(12, lines + 1))}
-          aria-describedby="save-result"
-        />
+        <div className="editor">
+          <div className="gutter" ref={gutter} aria-hidden="true">
+            {Array.from({ length: lines }, (_, i) => (
+              <div key={i} className={badLines.has(i + 1) ? 'bad' : undefined}>
+                {i + 1}
+              </div>
+            ))}
+          </div>
+          <textarea
+            id="content"
+            ref={area}
+            value={content}
+            onChange={(e) => setContent(e.target.value)}
+            onScroll={syncGutter}
+            spellCheck={false}
+            wrap="off"
+            rows={Math.min(32, Math.max(12, lines + 1))}
+            aria-describedby="save-result"
+          />
+        </div>
         <label htmlFor="message">Change message</label>
         <input id="message" type="text" value={message} onChange={(e) => setMessage(e.target.value)} placeholder="What changed and why" />
         <div className="actions">
@@ -310,7 +330,7 @@ function useMeshes(): { meshes: string[]; error: unknown } {
 }
 
 function Warnings({ warnings }: { warnings: TranslationWarning[] }) {
-  if (warnings.length === 0) return <p role="status">No translation warnings: the mesh expresses the whole design.</p>;
+  if (warnings.length === 0) return <p role="status">No translation warnings: nothing of the design is lost.</p>;
   return (
     <table className="list" aria-label="Translation warnings">
       <thead>
@@ -376,19 +396,37 @@ function TranslatePage({ design, params }: { design: DesignNode; params: URLSear
   );
 }
 
-function CheckPage({ design }: { design: DesignNode }) {
-  const q = useQuery<CheckData>(CheckQuery, { design: design.name, meshes: null });
+function CheckPage({ design, params }: { design: DesignNode; params: URLSearchParams }) {
+  const { meshes: all, error: meshError } = useMeshes();
+  // ?meshes=a,b selects meshes; absent: every registered mesh; empty: the design rules only.
+  const param = params.get('meshes');
+  const chosen = param === null ? all : param.split(',').filter((m) => m !== '');
+  const ready = param !== null || all.length > 0 || meshError !== null;
+  const q = useQuery<CheckData>(CheckQuery, { design: design.name, meshes: chosen }, ready);
+  const toggle = (mesh: string, on: boolean) => {
+    const next = all.filter((m) => (m === mesh ? on : chosen.includes(m)));
+    navigate(designPath(design.name, 'check', { meshes: next.join(',') }), true);
+  };
   const c = q.data?.check;
   const active = c?.findings.filter((f) => !f.suppressed) ?? [];
   const suppressed = c?.findings.filter((f) => f.suppressed) ?? [];
   return (
     <section aria-labelledby="check-title">
       <h2 id="check-title">Policy findings for revision {design.headRevision}</h2>
+      <ErrorBox error={meshError} />
+      <fieldset className="meshes">
+        <legend>Also check the generated objects of</legend>
+        {all.map((m) => (
+          <label key={m} className="check">
+            <input type="checkbox" checked={chosen.includes(m)} onChange={(e) => toggle(m, e.target.checked)} /> {m}
+          </label>
+        ))}
+      </fieldset>
       <ErrorBox error={q.error} />
       {!c && q.loading && <Loading what="policy findings" />}
       {c && (
         <>
-          <p className="muted">Checked the design and the outputs of: {c.meshes.join(', ') || 'no mesh'}.</p>
+          <p className="muted">Checked the design{c.meshes.length > 0 ? ` and the objects generated for ${c.meshes.join(', ')}` : ' rules only'}.</p>
           {active.length === 0 ? (
             <p role="status">No findings.</p>
           ) : (
