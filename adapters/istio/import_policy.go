@@ -72,15 +72,27 @@ func (im *importer) source(principal string) (spec.Source, bool) {
 		return spec.Source{}, false
 	}
 	ns, sa := g[1], g[2]
+	// Prefer the service whose identity or name is the service account, then the longest
+	// service name the account starts or ends with ("bookinfo-reviews", "payments-sa").
+	var best *spec.Service
 	for _, k := range im.order {
 		svc := im.services[k]
 		if svc.Namespace != ns {
 			continue
 		}
-		if sa == svc.Name || strings.HasSuffix(sa, "-"+svc.Name) || strings.HasPrefix(sa, svc.Name+"-") || svc.Identity == sa {
-			svc.Identity = sa
-			return spec.Source{Service: svc.Name}, true
+		if sa == svc.Identity || sa == svc.Name {
+			best = svc
+			break
 		}
+		if strings.HasSuffix(sa, "-"+svc.Name) || strings.HasPrefix(sa, svc.Name+"-") {
+			if best == nil || len(svc.Name) > len(best.Name) {
+				best = svc
+			}
+		}
+	}
+	if best != nil {
+		best.Identity = sa
+		return spec.Source{Service: best.Name}, true
 	}
 	src := spec.Source{Identity: sa}
 	if ns != im.d.Metadata.Namespace {

@@ -2,6 +2,7 @@ package istio
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"time"
@@ -11,8 +12,8 @@ import (
 
 // meshRouteBlocker returns why a traffic policy cannot be a Gateway API HTTPRoute ("" when it
 // can): Istio honours HTTPRoutes with a Service parentRef for mesh traffic, but they have no
-// subsets, faults, retries or regex-free query presence, and TCP services need TCPRoute
-// (experimental).
+// subsets, faults or (standard-channel) retries, and TCP services need TCPRoute (experimental).
+// Header and query prefix/presence matches become anchored regular expressions.
 func (t *translator) meshRouteBlocker(tp *spec.TrafficPolicy) string {
 	if !t.protocolOf(tp.Service).IsL7() {
 		return "TCP routing (TCPRoute is experimental)"
@@ -35,18 +36,6 @@ func (t *translator) meshRouteBlocker(tp *spec.TrafficPolicy) string {
 		if r.Mirror != nil && r.Mirror.Version != "" {
 			return "mirroring to a version subset"
 		}
-		for _, m := range r.Match {
-			for _, v := range m.Headers {
-				if v.Prefix != "" || v.Present {
-					return "header prefix or presence matches"
-				}
-			}
-			for _, v := range m.QueryParams {
-				if v.Prefix != "" || v.Present {
-					return "query prefix or presence matches"
-				}
-			}
-		}
 	}
 	return ""
 }
@@ -60,9 +49,14 @@ func gwStringMatches(m map[string]spec.StringMatch) []any {
 	out := make([]any, 0, len(keys))
 	for _, k := range keys {
 		v := m[k]
-		if v.Regex != "" {
+		switch {
+		case v.Regex != "":
 			out = append(out, obj{"name": k, "type": "RegularExpression", "value": v.Regex})
-		} else {
+		case v.Prefix != "":
+			out = append(out, obj{"name": k, "type": "RegularExpression", "value": "^" + regexp.QuoteMeta(v.Prefix) + ".*"})
+		case v.Present:
+			out = append(out, obj{"name": k, "type": "RegularExpression", "value": ".*"})
+		default:
 			out = append(out, obj{"name": k, "type": "Exact", "value": v.Exact})
 		}
 	}
