@@ -83,6 +83,8 @@ func identityCerts(trustDomain string, now time.Time) (anchor, issuer, issuerKey
 	if err != nil {
 		return "", "", "", err
 	}
-	enc := func(typ string, der []byte) string { return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})) }
+	enc := func(typ string, der []byte) string {
+		return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
+	}
 	return enc("CERTIFICATE", rootDER), enc("CERTIFICATE", issDER), enc("EC PRIVATE KEY", keyDER), nil
 }

@@ -22,7 +22,7 @@ func writeChart(t *testing.T, dir, name, version, data string) {
 		t.Fatal(err)
 	}
 	files := map[string]string{
-		"Chart.yaml": "apiVersion: v2\nname: " + name + "\nversion: " + version + "\n",
+		"Chart.yaml":        "apiVersion: v2\nname: " + name + "\nversion: " + version + "\n",
 		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "-values\n  namespace: {{ .Release.Namespace }}\ndata:\n" + data,
 	}
 	for p, body := range files {
