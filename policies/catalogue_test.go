@@ -195,6 +195,10 @@ func TestBrokenUserPolicies(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q does not contain %q", err, tc.want)
 			}
+			// "trellis policies test DIR" refuses the same policies.
+			if _, err := RunTests(context.Background(), []string{dir}); !errors.As(err, &pe) {
+				t.Fatalf("RunTests: want *PolicyError, got %v", err)
+			}
 		})
 	}
 }

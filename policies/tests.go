@@ -28,7 +28,8 @@ type TestResult struct {
 
 // RunTests runs the Rego unit tests (rules named test_* in any package) of the built-in
 // catalogue, or, when dirs is not empty, of the rules and tests under dirs together with the
-// built-in helpers and rules (so user tests can use them).
+// built-in helpers and rules (so user tests can use them). Policies that do not parse or compile,
+// or rules without complete metadata, yield a *PolicyError naming file:line.
 func RunTests(ctx context.Context, dirs []string) ([]TestResult, error) {
 	srcs, err := builtinSources(len(dirs) == 0)
 	if err != nil {
@@ -43,6 +44,10 @@ func RunTests(ctx context.Context, dirs []string) ([]TestResult, error) {
 	}
 	mods, err := parseSources(srcs)
 	if err != nil {
+		return nil, err
+	}
+	// The rules under test must honour the metadata contract too.
+	if _, err := buildCatalogue(mods, nil); err != nil {
 		return nil, err
 	}
 	ch, err := tester.NewRunner().SetModules(mods).EnableTracing(false).Run(ctx, mods)
