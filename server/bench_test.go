@@ -18,12 +18,17 @@ const benchClients = 50
 // benchHTTP is a client with enough idle connections for every benchmark client.
 var benchHTTP = &http.Client{Transport: &http.Transport{MaxIdleConns: 200, MaxIdleConnsPerHost: 200, MaxConnsPerHost: 200}}
 
-// runClients runs b.N calls of fn spread over benchClients goroutines and returns the latency
-// of each call and the wall time.
+// minSamples is the fewest requests a latency benchmark measures, so that percentiles mean
+// something even with -benchtime 3x.
+const minSamples = 1000
+
+// runClients runs max(b.N, minSamples) calls of fn spread over benchClients goroutines and
+// returns the latency of each call and the wall time.
 func runClients(b *testing.B, fn func(client, i int) error) ([]time.Duration, time.Duration) {
 	b.Helper()
 	var next atomic.Int64
-	lat := make([]time.Duration, b.N)
+	total := max(b.N, minSamples)
+	lat := make([]time.Duration, total)
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
 	b.ResetTimer()
@@ -34,7 +39,7 @@ func runClients(b *testing.B, fn func(client, i int) error) ([]time.Duration, ti
 			defer wg.Done()
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= b.N {
+				if i >= total {
 					return
 				}
 				t0 := time.Now()
