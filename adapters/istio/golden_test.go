@@ -23,10 +23,12 @@ func TestGoldenMeshRoutes(t *testing.T) {
 func TestGoldenIstioCases(t *testing.T) {
 	adaptertest.RunDir(t, istio.New(), adapters.Options{TrustDomain: "edge.example"},
 		filepath.Join("testdata", "cases"), filepath.Join("testdata", "golden-istio"))
+	adaptertest.RunDir(t, istio.New(), adapters.Options{TrustDomain: "edge.example", MeshRoutes: true},
+		filepath.Join("testdata", "cases"), filepath.Join("testdata", "golden-istio-meshroutes"))
 }
 
 // goldenDirs are every golden directory of the package.
-var goldenDirs = []string{"golden", "golden-meshroutes", "golden-istio"}
+var goldenDirs = []string{"golden", "golden-meshroutes", "golden-istio", "golden-istio-meshroutes"}
 
 func TestGoldenObjectsMatchCRDs(t *testing.T) {
 	for _, dir := range goldenDirs {
