@@ -177,9 +177,10 @@ func (a *Adapter) Translate(ctx context.Context, d *spec.Design, opts adapters.O
 // (for example a route "<service>-<route>" and a policy route "<rule>-<port>" that happen to
 // spell the same), rather than letting one silently replace the other when applied.
 func checkCollisions(objs []*unstructured.Unstructured) error {
-	seen := make(map[string]bool, len(objs))
+	type key struct{ apiVersion, kind, ns, name string }
+	seen := make(map[key]bool, len(objs))
 	for _, o := range objs {
-		k := o.GetAPIVersion() + "|" + o.GetKind() + "|" + o.GetNamespace() + "|" + o.GetName()
+		k := key{o.GetAPIVersion(), o.GetKind(), o.GetNamespace(), o.GetName()}
 		if seen[k] {
 			return fmt.Errorf("two generated objects are both named %s: rename the route, access rule or version that produces it", adapters.ObjectRef(o))
 		}

@@ -521,8 +521,7 @@ func (t *translator) routeAnnotations(rp string, r *spec.Route, s *spec.Service)
 }
 
 func isStatusCode(s string) bool {
-	n, err := strconv.Atoi(s)
-	return err == nil && len(s) == 3 && n >= 100 && n <= 599
+	return len(s) == 3 && s[0] >= '1' && s[0] <= '5' && s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9'
 }
 
 func dedup(s []string) []string {
