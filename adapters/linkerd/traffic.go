@@ -203,7 +203,13 @@ func (t *translator) routes(path string, tp *spec.TrafficPolicy, s *spec.Service
 			if len(ports) > 1 {
 				name += "-" + strconv.Itoa(int(p.Port))
 			}
-			rule := map[string]any{"backendRefs": t.backendRefs(rp, r, s, p)}
+			refs := t.backendRefs(rp, r, s, p)
+			if len(refs) == 0 {
+				t.warn(rp+".backends", adapters.FeatureWeightedSplit, adapters.SeverityError,
+					"route %q has no backend Linkerd can reach: the route is not emitted (a rule without backends would answer 500)", routeName(ri, r))
+				break
+			}
+			rule := map[string]any{"backendRefs": refs}
 			if len(matches) > 0 {
 				rule["matches"] = copyList(matches)
 			} else if !grpc {

@@ -436,3 +436,31 @@ spec:
 		t.Fatalf("want a collision error naming GRPCRoute c/users-grpc, got %v", err)
 	}
 }
+
+func TestRouteToExternalServiceOnlyIsDropped(t *testing.T) {
+	d := load(t, `
+apiVersion: trellis.dev/v1alpha1
+kind: Design
+metadata: {name: e, namespace: e}
+spec:
+  services: [{name: app}]
+  externalServices:
+    - {name: stripe, hosts: [api.stripe.com], tls: {mode: originate}}
+  traffic:
+    - service: app
+      routes:
+        - {name: out, match: [{path: {prefix: /pay}}], backends: [{service: stripe}]}
+        - {name: default}
+`)
+	objs, ws := translate(t, d, adapters.Options{})
+	if find(objs, "gateway.networking.k8s.io/v1", "HTTPRoute", "e", "app-out") != nil {
+		t.Error("a route whose only backend is external must not be emitted")
+	}
+	mustFind(t, objs, "gateway.networking.k8s.io/v1", "HTTPRoute", "e", "app-default")
+	if w := hasWarning(ws, "spec.traffic[0].routes[0].backends", adapters.FeatureWeightedSplit); w == nil || w.Severity != adapters.SeverityError {
+		t.Errorf("want an error-severity warning for the dropped route, got %v", ws)
+	}
+	if hasWarning(ws, "spec.externalServices[0].tls", adapters.FeatureExternalServices) == nil {
+		t.Error("TLS origination must be reported")
+	}
+}
