@@ -294,6 +294,32 @@ test('translate preview shows manifests and warnings for the chosen mesh; policy
   await page.close();
 });
 
+test('a viewer cannot save; a revoked token sends the user back to sign-in with an explanation', async () => {
+  const created = await gql('mutation { createToken(name: "ui-viewer", role: VIEWER) { token } }');
+  const viewer = created.data.createToken.token;
+  const page = await browserContext.newPage();
+  await page.goto(`${base}/`);
+  await page.getByLabel('API token').fill(viewer);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText('ui-viewer (viewer)').waitFor();
+  await page.goto(`${base}/designs/external-api/edit`);
+  const area = page.getByLabel(/Design YAML/);
+  await area.fill((await area.inputValue()) + '\n');
+  await page.getByRole('button', { name: 'Save revision' }).click();
+  const alert = page.locator('#save-result [role=alert]');
+  await alert.waitFor();
+  assert.match(await alert.innerText(), /^Not allowed: .*EDITOR/);
+
+  const del = await gql('mutation { deleteToken(name: "ui-viewer") }');
+  assert.equal(del.data.deleteToken, true);
+  // The next request (opening the capability matrix) is refused with 401.
+  await page.getByRole('link', { name: 'Capabilities' }).click();
+  await page.getByRole('heading', { name: 'Sign in to Trellis' }).waitFor();
+  assert.match(await page.getByRole('status').innerText(), /401 Unauthorized/);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('trellis.token')), null);
+  await page.close();
+});
+
 test('signing out forgets the token', async () => {
   const page = await signedInPage();
   await page.getByRole('button', { name: 'Sign out' }).click();

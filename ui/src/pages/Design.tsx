@@ -160,7 +160,7 @@ type SaveOutcome =
   | { kind: 'saved'; revision: number; created: boolean };
 
 function Editor({ design, reload }: { design: DesignNode; reload: () => void }) {
-  const { client, lastChange } = useSession();
+  const { client, lastChange, signOut } = useSession();
   const [base, setBase] = useState(design.headRevision);
   const [content, setContent] = useState(design.head.content);
   const [message, setMessage] = useState('');
@@ -194,7 +194,9 @@ function Editor({ design, reload }: { design: DesignNode; reload: () => void }) 
       pendingReload.current = true;
       reload();
     } catch (err) {
-      if (err instanceof ApiError && err.code === 'INVALID_DESIGN') {
+      if (err instanceof ApiError && err.unauthenticated) {
+        signOut('Your API token was rejected (401 Unauthorized) while saving; your edit was not saved. Sign in again with a valid token.');
+      } else if (err instanceof ApiError && err.code === 'INVALID_DESIGN') {
         setOutcome({ kind: 'invalid', violations: violationsFrom(err.extensions), message: err.message });
       } else if (err instanceof ApiError && err.code === 'CONFLICT') {
         const h = err.extensions.head;
