@@ -16,6 +16,7 @@ import (
 	"github.com/trellis-mesh/trellis/adapters/adaptertest"
 	"github.com/trellis-mesh/trellis/adapters/linkerd"
 	"github.com/trellis-mesh/trellis/spec"
+	"github.com/trellis-mesh/trellis/spec/spectest"
 )
 
 func mustJSON(t *testing.T, v any) string {
@@ -332,4 +333,27 @@ func TestImportSurvivesMalformedObjects(t *testing.T) {
 	if _, _, err := linkerd.New().Import(context.Background(), objs, adapters.ImportOptions{}); err != nil {
 		t.Fatalf("import of malformed objects should report warnings, not fail: %v", err)
 	}
+}
+
+// TestGeneratedDesign translates a generated 60-service design (every protocol, splits,
+// matches, resilience, default deny with an access rule per service), validates every object
+// against the CRDs, and checks that translating its import gives the same objects back.
+func TestGeneratedDesign(t *testing.T) {
+	d := spectest.Design(60)
+	first, _ := translate(t, d, adapters.Options{})
+	var crd []*unstructured.Unstructured
+	for _, o := range first {
+		if o.GetAPIVersion() != "v1" {
+			crd = append(crd, o)
+		}
+	}
+	if len(crd) < 100 {
+		t.Fatalf("only %d CRD objects for 60 services", len(crd))
+	}
+	adaptertest.ValidateAgainstCRDs(t, crd, adaptertest.CRDDir("linkerd"), adaptertest.CRDDir("gateway-api"))
+	back, _ := importObjects(t, first)
+	normalized(t, back)
+	back.Default()
+	second, _ := translate(t, back, adapters.Options{})
+	compareObjects(t, first, second)
 }

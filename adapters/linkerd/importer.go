@@ -252,6 +252,7 @@ func (im *importer) run() *spec.Design {
 		if !im.profiled[k] {
 			sortImportedRoutes(tp.Routes) // ServiceProfile routes keep their (first-match) order
 		}
+		tp.Routes = im.dropShadowedCatchAlls(tp)
 		d.Spec.Traffic = append(d.Spec.Traffic, *tp)
 	}
 	sort.SliceStable(d.Spec.Traffic, func(i, j int) bool { return d.Spec.Traffic[i].Service < d.Spec.Traffic[j].Service })
@@ -751,6 +752,35 @@ func (im *importer) routeAnnotations(o *unstructured.Unstructured, r *spec.Route
 		}
 	}
 	r.Retries = rt
+}
+
+// dropShadowedCatchAlls keeps the first route without a match (the one Linkerd uses: equal
+// precedence is broken by age, then name) and reports the others, which never see a request.
+func (im *importer) dropShadowedCatchAlls(tp *spec.TrafficPolicy) []spec.Route {
+	out := tp.Routes[:0:0]
+	var kept string
+	for _, r := range tp.Routes {
+		if len(r.Match) == 0 {
+			if kept != "" {
+				im.warns = append(im.warns, adapters.Warning{
+					Path: "traffic/" + tp.Service + "/" + r.Name, Mesh: Name, Feature: adapters.FeaturePathMatch, Severity: adapters.SeverityWarning,
+					Lost: fmt.Sprintf("route %q matches every request like route %q, which takes precedence: it is not imported", r.Name, kept),
+				})
+				continue
+			}
+			kept = r.Name
+		}
+		out = append(out, r)
+	}
+	// A catch-all must be last: routes with matches after it were sorted after it only when
+	// they could not be ranked; move the catch-all to the end.
+	for i, r := range out {
+		if len(r.Match) == 0 && i != len(out)-1 {
+			out = append(append(out[:i:i], out[i+1:]...), r)
+			break
+		}
+	}
+	return out
 }
 
 // sortImportedRoutes orders routes the way Linkerd evaluates them: most specific match first,

@@ -382,9 +382,16 @@ func grpcMethod(p *spec.PathMatch) (map[string]any, bool) {
 			return map[string]any{"type": "Exact", "service": svc, "method": method}, true
 		}
 	case p.Prefix != "":
-		svc := strings.TrimSuffix(strings.TrimPrefix(p.Prefix, "/"), "/")
-		if grpcName.MatchString(svc) {
+		// Segment semantics: "/pkg.Svc" is the whole service, "/pkg.Svc/Method" one method.
+		svc, method, hasMethod := strings.Cut(strings.Trim(p.Prefix, "/"), "/")
+		if !grpcName.MatchString(svc) {
+			break
+		}
+		if !hasMethod {
 			return map[string]any{"type": "Exact", "service": svc}, true
+		}
+		if grpcName.MatchString(method) && !strings.Contains(method, ".") {
+			return map[string]any{"type": "Exact", "service": svc, "method": method}, true
 		}
 	}
 	return nil, false
