@@ -289,7 +289,13 @@ func (p *Proxy) publishLocked(t *table.Table) error {
 	p.readyOnce.Do(func() {
 		close(p.ready)
 		if p.cfg.TrimMemory {
-			go trimResidentMemory()
+			go func() {
+				// Again after start-up settles (the first GC cycles touch the tables again).
+				for _, d := range []time.Duration{0, time.Second} {
+					time.Sleep(d)
+					trimResidentMemory()
+				}
+			}()
 		}
 	})
 	names := make([]string, 0, len(t.Listeners))

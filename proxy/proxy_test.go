@@ -148,8 +148,6 @@ func TestBootstrapAdminAndDrain(t *testing.T) {
 // nodeRecorder captures the node of the first ADS request.
 type nodeRecorder struct {
 	serverv3.CallbackFuncs
-	mu   sync.Mutex
-	node *corev3.Node
 }
 
 func TestNodeIdentityFollowsContract(t *testing.T) {

@@ -3,54 +3,64 @@
 package proxy
 
 import (
-	"bufio"
+	"debug/elf"
 	"os"
 	"runtime/debug"
-	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 )
 
 // trimResidentMemory returns memory the proxy does not need after start-up to the kernel: the Go
-// heap garbage of initialisation (FreeOSMemory) and the clean, read-only pages of the executable
+// heap garbage of initialisation (FreeOSMemory) and the clean read-only pages of the executable
 // that the package initialisers of the whole trellis CLI touched (code and tables of commands the
-// proxy never runs). Read-only private file pages are dropped with MADV_DONTNEED and fault back in
-// from the page cache on demand, so only the proxy's working set stays resident.
+// proxy never runs). Only sections that are never written are dropped (.text, .rodata, pclntab …,
+// never RELRO data the dynamic loader relocated): they fault back in from the page cache on
+// demand, so only the proxy's working set stays resident. Position-independent executables are
+// left alone.
 func trimResidentMemory() {
+	trimOnce.Do(func() { trimRanges = readOnlySections() })
 	debug.FreeOSMemory()
-	exe, err := os.Readlink("/proc/self/exe")
-	if err != nil {
-		return
+	for _, r := range trimRanges {
+		_, _, _ = syscall.Syscall(syscall.SYS_MADVISE, uintptr(r[0]), uintptr(r[1]-r[0]), uintptr(syscall.MADV_DONTNEED))
 	}
-	f, err := os.Open("/proc/self/maps")
+}
+
+var (
+	trimOnce   sync.Once
+	trimRanges [][2]uint64
+)
+
+// readOnlySections returns the page-aligned address ranges of the executable's sections that are
+// loaded and never written.
+func readOnlySections() [][2]uint64 {
+	exe, err := os.Executable()
 	if err != nil {
-		return
+		return nil
+	}
+	f, err := elf.Open(exe)
+	if err != nil {
+		return nil
 	}
 	defer f.Close()
-	type span struct{ start, end uintptr }
-	var spans []span
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 6 || fields[5] != exe {
-			continue
-		}
-		perms := fields[1]
-		if len(perms) < 4 || perms[0] != 'r' || perms[1] != '-' || perms[3] != 'p' {
-			continue // only private, read-only (clean) mappings
-		}
-		lo, hi, ok := strings.Cut(fields[0], "-")
-		if !ok {
-			continue
-		}
-		start, err1 := strconv.ParseUint(lo, 16, 64)
-		end, err2 := strconv.ParseUint(hi, 16, 64)
-		if err1 != nil || err2 != nil || end <= start {
-			continue
-		}
-		spans = append(spans, span{uintptr(start), uintptr(end)})
+	if f.Type != elf.ET_EXEC {
+		return nil
 	}
-	for _, s := range spans {
-		_, _, _ = syscall.Syscall(syscall.SYS_MADVISE, s.start, s.end-s.start, uintptr(syscall.MADV_DONTNEED))
+	var out [][2]uint64
+	page := uint64(os.Getpagesize())
+	for _, s := range f.Sections {
+		if s.Flags&elf.SHF_ALLOC == 0 || s.Flags&elf.SHF_WRITE != 0 || s.Type == elf.SHT_NOBITS {
+			continue
+		}
+		if strings.Contains(s.Name, "rel.ro") || strings.HasPrefix(s.Name, ".got") || strings.HasPrefix(s.Name, ".init_array") ||
+			strings.HasPrefix(s.Name, ".fini_array") || s.Name == ".dynamic" {
+			continue
+		}
+		start := (s.Addr + page - 1) &^ (page - 1)
+		end := (s.Addr + s.Size) &^ (page - 1)
+		if end > start {
+			out = append(out, [2]uint64{start, end})
+		}
 	}
+	return out
 }
