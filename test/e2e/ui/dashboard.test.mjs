@@ -109,8 +109,17 @@ test('a wrong token is refused with a clear 401 message', async () => {
 });
 
 test('signing in lists the example designs with their latest revision and author', async () => {
-  const page = await signedInPage();
+  // Keyboard only: the token field has focus on load, Enter submits, Tab reaches the skip link.
+  const page = await browserContext.newPage();
+  await page.goto(`${base}/`);
+  await page.getByLabel('API token').waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'token');
+  await page.keyboard.type(token);
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { level: 1, name: 'Designs' }).waitFor();
   assert.equal(await page.evaluate(() => sessionStorage.getItem('trellis.token')), token);
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
   const rows = page.locator('table[aria-label="Designs"] tbody tr');
   const names = await rows.locator('th').allInnerTexts();
   assert.deepEqual(names, ['bookinfo', 'external-api', 'resilience-profile', 'zero-trust-baseline']);
