@@ -22,15 +22,21 @@ run: build ## Start Trellis with embedded SQLite in ./.trellis and the example d
 test: ## Run every test: unit, golden, Rego, and integration against real kube-apiserver, Consul, PostgreSQL.
 	hack/test.sh
 
-bench: ## Run the Go benchmarks (spec, adapters, policies, server), ratios against same-run baselines.
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./spec/... ./adapters/... ./policies/... ./server/...
+bench: ## Run the Go benchmarks (spec, adapters, policies, control plane, server), ratios against same-run baselines.
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./spec/... ./adapters/... ./policies/... ./controlplane/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x ./server/...
 
 bench-proxy: ## Benchmark trellis proxy against direct, nginx and haproxy on 127.0.0.1.
 	hack/bench-proxy.sh
 
-generate: ## Regenerate generated code and files (GraphQL, JSON Schema, capability docs, goldens are separate).
+generate: ## Regenerate generated code and files: GraphQL, JSON Schema, docs, the dashboard build (goldens: UPDATE_GOLDEN=1 go test ./...).
 	$(GO) run github.com/99designs/gqlgen generate --config server/gqlgen.yml
 	$(GO) generate ./...
+	UPDATE_GOLDEN=1 $(GO) test -count=1 -run 'TestSchemaUpToDate|TestDocsUpToDate|TestCapabilitiesDocIsFresh' ./spec/ ./adapters/all/ >/dev/null
+	$(MAKE) ui
+
+ui: ## Build the dashboard (ui/dist, embedded in the binary).
+	cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build
 
 verify-generated: generate ## Fail when generated files are stale.
 	@git diff --exit-code -- . ':(exclude)go.sum' || { echo "generated files are stale: run 'make generate' and commit" >&2; exit 1; }

@@ -40,3 +40,8 @@ if [ -n "$race_pkgs" ]; then
   # shellcheck disable=SC2086
   go test -count=1 -race -timeout 30m $race_pkgs
 fi
+
+if [ -x test/e2e/ui/run.sh ]; then
+  step "dashboard: unit tests and browser tests in Chromium"
+  test/e2e/ui/run.sh
+fi
