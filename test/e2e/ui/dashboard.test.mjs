@@ -329,6 +329,37 @@ test('a viewer cannot save; a revoked token sends the user back to sign-in with 
   await page.close();
 });
 
+test('the designs list pages through the connection', async () => {
+  for (let i = 0; i < 20; i++) {
+    const name = `page-${String(i).padStart(2, '0')}`;
+    const content = `apiVersion: trellis.dev/v1alpha1\nkind: Design\nmetadata:\n  name: ${name}\nspec:\n  services:\n  - name: web\n    ports:\n    - port: 80\n`;
+    const r = await save(name, content, 0, 'pagination');
+    assert.ifError(r.errors?.[0]?.message);
+  }
+  const all = (await gql('{ designs(first: 100) { totalCount edges { node { name } } } }')).data.designs;
+  assert.equal(all.totalCount, 24);
+  const names = all.edges.map((e) => e.node.name);
+
+  const page = await signedInPage();
+  const rowNames = () => page.locator('table[aria-label="Designs"] tbody th').allInnerTexts();
+  await page.getByText('24 designs').waitFor();
+  assert.deepEqual(await rowNames(), names.slice(0, 20));
+  assert.equal(await page.getByRole('button', { name: 'Previous page' }).isDisabled(), true);
+  await page.getByRole('button', { name: 'Next page' }).click();
+  await page.waitForURL(/\?after=/);
+  await page.locator('table[aria-label="Designs"] tbody th', { hasText: names[20] }).waitFor();
+  assert.deepEqual(await rowNames(), names.slice(20));
+  assert.equal(await page.getByRole('button', { name: 'Next page' }).isDisabled(), true);
+  await page.getByRole('button', { name: 'Previous page' }).click();
+  await page.waitForURL(/\?before=/);
+  await page.locator('table[aria-label="Designs"] tbody th', { hasText: names[0] }).waitFor();
+  assert.deepEqual(await rowNames(), names.slice(0, 20));
+  // Back returns to the second page.
+  await page.goBack();
+  await page.locator('table[aria-label="Designs"] tbody th', { hasText: names[20] }).waitFor();
+  await page.close();
+});
+
 test('signing out forgets the token', async () => {
   const page = await signedInPage();
   await page.getByRole('button', { name: 'Sign out' }).click();
