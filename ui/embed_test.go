@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -131,6 +132,23 @@ func TestBuildReferencesOnlyLocalResources(t *testing.T) {
 	for _, bad := range []string{"http://", "https://", "//fonts.", "cdn"} {
 		if strings.Contains(string(b), bad) {
 			t.Errorf("index.html references %q: the dashboard must work offline", bad)
+		}
+	}
+}
+
+func TestIndexReferencesEmbeddedAssets(t *testing.T) {
+	b, err := fs.ReadFile(Files(), "index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := regexp.MustCompile(`(?:src|href)="(/assets/[^"]+)"`).FindAllStringSubmatch(string(b), -1)
+	if len(refs) < 2 {
+		t.Fatalf("index.html references %d assets, want the script and the stylesheet:\n%s", len(refs), b)
+	}
+	h := Handler()
+	for _, m := range refs {
+		if r := get(t, h, http.MethodGet, m[1], nil); r.StatusCode != http.StatusOK {
+			t.Errorf("index.html references %s, which is not embedded (status %d); run `make ui`", m[1], r.StatusCode)
 		}
 	}
 }
