@@ -384,3 +384,16 @@ func recordEvent(tx *gorm.DB, actor, action, kind, name string, details map[stri
 	}
 	return nil
 }
+
+// AllHeadRevisions returns the head revision of every design (one statement), ordered by design
+// id. The embedded control plane serves these.
+func (s *Store) AllHeadRevisions(ctx context.Context) ([]DesignRevision, error) {
+	var rows []DesignRevision
+	err := s.db.WithContext(ctx).Model(&DesignRevision{}).
+		Joins("JOIN designs ON designs.id = design_revisions.design_id AND designs.head_revision = design_revisions.number").
+		Order("design_revisions.design_id").Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("reading head revisions: %w", err)
+	}
+	return rows, nil
+}

@@ -19,9 +19,10 @@ import (
 // ExamplesAuthor is the author of example designs loaded on first start.
 const ExamplesAuthor = "trellis"
 
-// loadExamples saves every design found in dir's *.yaml, *.yml and *.json files as revision 1,
-// when the store holds no design yet (first start). Invalid files are logged and skipped.
-func (s *Server) loadExamples(ctx context.Context, dir string) error {
+// loadExamples saves every design found in the *.yaml, *.yml and *.json files of dirs as
+// revision 1, when the store holds no design yet (first start). Invalid files are logged and
+// skipped; a design name seen twice keeps its first definition.
+func (s *Server) loadExamples(ctx context.Context, dirs []string) error {
 	n, err := s.store.CountDesigns(ctx)
 	if err != nil {
 		return err
@@ -29,18 +30,22 @@ func (s *Server) loadExamples(ctx context.Context, dir string) error {
 	if n > 0 {
 		return nil
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("reading example designs: %w", err)
-	}
 	var files []string
-	for _, e := range entries {
-		ext := strings.ToLower(filepath.Ext(e.Name()))
-		if !e.IsDir() && (ext == ".yaml" || ext == ".yml" || ext == ".json") {
-			files = append(files, filepath.Join(dir, e.Name()))
+	for _, dir := range dirs {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("reading example designs: %w", err)
 		}
+		var in []string
+		for _, e := range entries {
+			ext := strings.ToLower(filepath.Ext(e.Name()))
+			if !e.IsDir() && (ext == ".yaml" || ext == ".yml" || ext == ".json") {
+				in = append(in, filepath.Join(dir, e.Name()))
+			}
+		}
+		sort.Strings(in)
+		files = append(files, in...)
 	}
-	sort.Strings(files)
 	loaded := 0
 	for _, f := range files {
 		designs, err := spec.LoadFile(f)
@@ -66,6 +71,6 @@ func (s *Server) loadExamples(ctx context.Context, dir string) error {
 			loaded++
 		}
 	}
-	s.log.InfoContext(ctx, "loaded example designs", slog.String("dir", dir), slog.Int("designs", loaded))
+	s.log.InfoContext(ctx, "loaded example designs", slog.String("dirs", strings.Join(dirs, ",")), slog.Int("designs", loaded))
 	return nil
 }

@@ -27,6 +27,7 @@ import (
 
 	// Every mesh adapter, for translate, check and the capability matrix.
 	_ "github.com/trellis-mesh/trellis/adapters/all"
+	"github.com/trellis-mesh/trellis/controlplane"
 	"github.com/trellis-mesh/trellis/models"
 	"github.com/trellis-mesh/trellis/policies"
 	"github.com/trellis-mesh/trellis/server/auth"
@@ -60,6 +61,16 @@ type Config struct {
 	// LoadExamples is a directory of design files saved as revision 1 (author "trellis") when the
 	// store holds no design yet. Default: none.
 	LoadExamples string
+	// ExampleDirs are more directories loaded like LoadExamples (after it, in order); a design
+	// name seen twice keeps its first definition.
+	ExampleDirs []string
+	// XDSAddr is where Run and Serve serve the embedded xDS control plane of the bundled mesh
+	// (the head revision of every stored design). Empty disables it; the CLI defaults it to
+	// DefaultXDSAddr.
+	XDSAddr string
+	// Kubeconfig is the kubeconfig whose contexts are the clusters deployments go to. Empty:
+	// $KUBECONFIG, else ~/.kube/config.
+	Kubeconfig string
 	// PolicyDirs adds user policy directories to the built-in catalogue.
 	PolicyDirs []string
 	// Logger receives the server's logs. Default slog.Default().
@@ -92,8 +103,12 @@ type Server struct {
 	policyEngine *policies.Engine
 	policyErr    error
 
-	mu       sync.Mutex
-	listener net.Listener
+	xds   *controlplane.Server
+	xdsMu sync.Mutex // serialises snapshot refreshes
+
+	mu          sync.Mutex
+	listener    net.Listener
+	xdsListener net.Listener
 }
 
 // New opens the store (applying migrations), creates the first admin token when there is none,
@@ -128,7 +143,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, store: store, metrics: newMetrics(), mux: http.NewServeMux(),
-		designs: &live.Broker[model.DesignChange]{}, ops: live.NewOperations()}
+		designs: &live.Broker[model.DesignChange]{}, ops: live.NewOperations(),
+		xds: controlplane.New(controlplane.Options{Logger: cfg.Logger.With(slog.String("component", "xds"))})}
 	if err := s.bootstrap(ctx); err != nil {
 		_ = store.Close()
 		return nil, err
@@ -154,8 +170,12 @@ func (s *Server) bootstrap(ctx context.Context) error {
 		fmt.Fprintf(s.cfg.AdminTokenOut, "trellis: created the admin API token (shown once; also saved to %s):\n%s\n", path, token)
 		s.log.Info("created the admin API token", slog.String("file", path))
 	}
+	var dirs []string
 	if s.cfg.LoadExamples != "" {
-		return s.loadExamples(ctx, s.cfg.LoadExamples)
+		dirs = append(dirs, s.cfg.LoadExamples)
+	}
+	if dirs = append(dirs, s.cfg.ExampleDirs...); len(dirs) > 0 {
+		return s.loadExamples(ctx, dirs)
 	}
 	return nil
 }
@@ -318,11 +338,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.log.Info("trellis server listening", slog.String("addr", ln.Addr().String()),
 		slog.String("graphql", "http://"+ln.Addr().String()+"/graphql"), slog.String("database", string(s.store.Dialect())))
+	xctx, xcancel := context.WithCancel(ctx)
+	defer xcancel()
+	xerrc := make(chan error, 1)
+	if s.cfg.XDSAddr != "" {
+		xln, err := net.Listen("tcp", s.cfg.XDSAddr)
+		if err != nil {
+			return fmt.Errorf("listening for xDS on %s: %w; hint: pass --xds-addr \"\" to disable the control plane", s.cfg.XDSAddr, err)
+		}
+		go func() { xerrc <- s.ServeXDS(xctx, xln) }()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serving: %w", err)
+	case err := <-xerrc:
+		_ = hs.Close()
+		return err
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down")

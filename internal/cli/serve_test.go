@@ -63,7 +63,7 @@ func TestServeCommand(t *testing.T) {
 	var stderr string
 	go func() {
 		var err error
-		_, stderr, err = runCmd(ctx, "serve", "--config", cfg, "--home", home)
+		_, stderr, err = runCmd(ctx, "serve", "--config", cfg, "--home", home, "--xds-addr", "127.0.0.1:0")
 		done <- err
 	}()
 	deadline := time.Now().Add(30 * time.Second)
