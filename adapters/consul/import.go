@@ -153,8 +153,8 @@ func (im *importer) read(i int, o *unstructured.Unstructured) (*imported, error)
 			}
 			e.used["destination"] = true
 		}
-	case o.GetAPIVersion() == ConfigEntryAPIVersion || (o.GetAPIVersion() == "" && o.Object["Kind"] != nil):
-		ce, err := ConfigEntry(&unstructured.Unstructured{Object: withEnvelope(o.Object)})
+	case o.GetAPIVersion() == ConfigEntryAPIVersion || (o.GetAPIVersion() == "" && (o.Object["Kind"] != nil || o.Object["kind"] != nil)):
+		ce, err := ConfigEntry(&unstructured.Unstructured{Object: withEnvelope(topLevelCamel(o.Object))})
 		if err != nil {
 			return nil, err
 		}
@@ -186,6 +186,31 @@ func (im *importer) read(i int, o *unstructured.Unstructured) (*imported, error)
 	}
 	e.ref = fmt.Sprintf("%s/%s", e.kind, e.name)
 	return e, nil
+}
+
+// topLevelCamel spells the identifying keys of a snake_case config entry (kind, name, meta,
+// namespace, partition: the form HCL files and the Consul docs use) as the API does (Kind, Name,
+// ...), so both spellings import alike. Other keys are converted later with CamelKey.
+func topLevelCamel(obj map[string]any) map[string]any {
+	if obj["apiVersion"] != nil && obj["apiVersion"] != "" {
+		return obj
+	}
+	out := make(map[string]any, len(obj))
+	for k, v := range obj {
+		out[k] = v
+	}
+	for _, k := range []string{"kind", "name", "meta", "namespace", "partition"} {
+		v, ok := out[k]
+		if !ok {
+			continue
+		}
+		up := strings.ToUpper(k[:1]) + k[1:]
+		if _, dup := out[up]; !dup {
+			out[up] = v
+		}
+		delete(out, k)
+	}
+	return out
 }
 
 func withEnvelope(obj map[string]any) map[string]any {
@@ -264,7 +289,16 @@ func (b *designBuilder) build() {
 			if kind == KindServiceSplitter && b.isRouteSplitter(n) {
 				continue
 			}
-			b.ensureService(n, e.namespace)
+			_, declared := b.services[n]
+			s := b.ensureService(n, e.namespace)
+			if !declared && s != nil && (kind == KindServiceRouter || kind == KindServiceSplitter) {
+				// Consul only accepts routers and splitters for L7 services, so the protocol
+				// came from proxy-defaults or service-defaults that are not part of the input.
+				s.Protocol = spec.ProtocolHTTP
+				im.warnInfo(e.ref, adapters.FeatureWeightedSplit,
+					"no service-defaults for %q: its protocol is taken as http, since Consul requires an L7 protocol for a %s; add its service-defaults (or proxy-defaults) if it is http2 or grpc",
+					n, kind)
+			}
 		}
 	}
 	for _, n := range im.order[KindServiceResolver] {
@@ -458,6 +492,7 @@ func (b *designBuilder) backendFor(policySvc, target, subset string) spec.Backen
 	bk := spec.Backend{Version: subset}
 	if target != policySvc {
 		bk.Service = target
+		b.declareDestination(policySvc, target)
 	}
 	if subset != "" && b.allSub[target] == subset {
 		bk.Version = ""
@@ -715,4 +750,26 @@ func headerOpsFrom(m map[string]any) *spec.HeaderOperations {
 		}
 	}
 	return o
+}
+
+// declareDestination declares a service that is only named as a route or split destination
+// (a router sending /admin to "admin" without any entry for "admin"), so the design stays
+// valid. It takes the protocol of the routing service, since Consul only routes between
+// services of the same L7 protocol, and says so in a warning.
+func (b *designBuilder) declareDestination(policySvc, target string) {
+	if _, ok := b.services[target]; ok || b.external[target] || target == "" || target == Wildcard {
+		return
+	}
+	proto := spec.ProtocolTCP
+	if i, ok := b.services[policySvc]; ok {
+		proto = b.d.Spec.Services[i].Protocol
+	}
+	s := b.ensureService(target, "")
+	if s == nil {
+		return
+	}
+	s.Protocol = proto
+	b.im.warnInfo(fmt.Sprintf("service %s", target), adapters.FeatureWeightedSplit,
+		"service %q is only named as a destination of %q; declared with protocol %q and default ports: add its service-defaults (or Kubernetes Service) to import its real ports",
+		target, policySvc, proto)
 }

@@ -164,6 +164,11 @@ func parseObjects(file string, data []byte) ([]*unstructured.Unstructured, error
 	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
 		return parseJSONObjects(file, trimmed)
 	}
+	if line, ok := looksLikeHCL(data); ok {
+		return nil, fmt.Errorf("%s:%d: HCL is not supported (this looks like a Consul config entry or agent configuration in HCL); "+
+			"expected YAML or JSON: convert each entry to JSON, for example with `consul config read -kind KIND -name NAME` "+
+			"(it prints JSON) or by rewriting it as a JSON object with Kind and Name", file, line)
+	}
 	line := 1
 	start := 1
 	var cur strings.Builder
@@ -175,11 +180,20 @@ func parseObjects(file string, data []byte) ([]*unstructured.Unstructured, error
 		}
 		j, err := yaml.YAMLToJSON([]byte(doc))
 		if err != nil {
+			if l, ok := templateLine(doc); ok {
+				return fmt.Errorf("%s:%d: unrendered template (Helm/Go template braces): %w; "+
+					"hint: render it first, for example with helm template or kustomize build", file, start+l-1, err)
+			}
 			return fmt.Errorf("%s:%d: %s", file, start+yamlErrLine(err), err)
 		}
 		o, err := decodeObjects(j)
 		if err != nil {
 			return fmt.Errorf("%s:%d: %w", file, start, err)
+		}
+		for _, obj := range o {
+			if err := checkPlaceholders(obj); err != nil {
+				return fmt.Errorf("%s:%d: %w", file, start+placeholderLine(doc), err)
+			}
 		}
 		objs = append(objs, o...)
 		return nil
@@ -289,11 +303,127 @@ func decodeObjects(j []byte) ([]*unstructured.Unstructured, error) {
 		}
 		return out, nil
 	}
+	if u.GetAPIVersion() == "" && isConsulConfigEntry(m) {
+		// A bare Consul config entry (`consul config read` output, or the JSON bodies of the
+		// /v1/config API), CamelCase or snake_case; the consul importer reads it.
+		return []*unstructured.Unstructured{u}, nil
+	}
 	if u.GetAPIVersion() == "" || u.GetKind() == "" {
-		return nil, errors.New("apiVersion and kind are required; expected a Kubernetes object")
+		return nil, errors.New("apiVersion and kind are required; expected a Kubernetes object (or a Consul config entry with Kind and Name)")
 	}
 	if u.GetName() == "" {
 		return nil, fmt.Errorf("%s %s: metadata.name is required", u.GetAPIVersion(), u.GetKind())
 	}
 	return []*unstructured.Unstructured{u}, nil
+}
+
+// isConsulConfigEntry reports whether m is a bare Consul config entry: no apiVersion, a Kind (or
+// snake_case kind) such as "service-router", and a Name (or name), except for the mesh entry.
+func isConsulConfigEntry(m map[string]any) bool {
+	kind, _ := m["Kind"].(string)
+	if kind == "" {
+		kind, _ = m["kind"].(string)
+	}
+	if kind == "" || !strings.Contains(kind, "-") && kind != "mesh" || strings.ToLower(kind) != kind {
+		return false
+	}
+	if kind == "mesh" {
+		return true
+	}
+	name, _ := m["Name"].(string)
+	if name == "" {
+		name, _ = m["name"].(string)
+	}
+	return name != ""
+}
+
+// looksLikeHCL reports whether data is HCL rather than YAML (Consul config entries and agent
+// configuration are often written in HCL), with the 1-based line that gave it away.
+func looksLikeHCL(data []byte) (int, bool) {
+	for i, l := range strings.Split(string(data), "\n") {
+		t := strings.TrimSpace(l)
+		if t == "" || strings.HasPrefix(t, "#") || strings.HasPrefix(t, "//") {
+			continue
+		}
+		// The first meaningful line decides: `kind = "..."`, `Kind = "..."` or a block such as
+		// `config_entries {`. YAML would use a colon.
+		if k, v, ok := strings.Cut(t, "="); ok && !strings.Contains(k, ":") && isHCLIdent(strings.TrimSpace(k)) &&
+			strings.HasPrefix(strings.TrimSpace(v), "\"") {
+			return i + 1, true
+		}
+		if strings.HasSuffix(t, "{") && isHCLIdent(strings.TrimSpace(strings.TrimSuffix(t, "{"))) {
+			return i + 1, true
+		}
+		return 0, false
+	}
+	return 0, false
+}
+
+func isHCLIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// templateLine returns the 1-based line of the first Helm/Go template action in doc.
+func templateLine(doc string) (int, bool) {
+	for i, l := range strings.Split(doc, "\n") {
+		if strings.Contains(l, "{{") && strings.Contains(l, "}}") {
+			return i + 1, true
+		}
+	}
+	return 0, false
+}
+
+// placeholderLine returns the 0-based line offset of the first shell-style placeholder in doc.
+func placeholderLine(doc string) int {
+	for i, l := range strings.Split(doc, "\n") {
+		if placeholderIn(l) != "" {
+			return i
+		}
+	}
+	return 0
+}
+
+// placeholderIn returns the first $VAR or ${VAR} placeholder in s, or "".
+func placeholderIn(s string) string {
+	for i := 0; i < len(s)-1; i++ {
+		if s[i] != '$' {
+			continue
+		}
+		j := i + 1
+		if s[j] == '{' {
+			if k := strings.IndexByte(s[j:], '}'); k > 1 {
+				return s[i : j+k+1]
+			}
+			continue
+		}
+		k := j
+		for k < len(s) && (s[k] == '_' || s[k] >= 'A' && s[k] <= 'Z' || s[k] >= '0' && s[k] <= '9') {
+			k++
+		}
+		if k > j && (s[j] < '0' || s[j] > '9') {
+			return s[i:k]
+		}
+	}
+	return ""
+}
+
+// checkPlaceholders rejects objects whose name or namespace still holds a shell placeholder
+// ($APP_NAMESPACE, ${MESH_NAME}): walkthroughs ship such templates for envsubst.
+func checkPlaceholders(o *unstructured.Unstructured) error {
+	for _, f := range []struct{ path, v string }{{"metadata.name", o.GetName()}, {"metadata.namespace", o.GetNamespace()}} {
+		if p := placeholderIn(f.v); p != "" {
+			return fmt.Errorf("%s %s: %s: unrendered template placeholder %s in %q (expected a DNS-1123 name); "+
+				"hint: render the template first, for example: export %s=...; envsubst < FILE > rendered.yaml",
+				o.GetKind(), o.GetName(), f.path, p, f.v, strings.Trim(p, "${}"))
+		}
+	}
+	return nil
 }

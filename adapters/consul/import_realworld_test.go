@@ -1,0 +1,103 @@
+package consul_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/trellis-mesh/trellis/adapters"
+	"github.com/trellis-mesh/trellis/adapters/consul"
+	"github.com/trellis-mesh/trellis/spec"
+)
+
+func importEntries(t *testing.T, objs ...map[string]any) (*spec.Design, []adapters.Warning) {
+	t.Helper()
+	var us []*unstructured.Unstructured
+	for _, o := range objs {
+		us = append(us, &unstructured.Unstructured{Object: o})
+	}
+	d, ws, err := (&consul.Adapter{}).Import(context.Background(), us, adapters.ImportOptions{})
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	d.Default()
+	if vs := d.Validate(); len(vs) > 0 {
+		t.Fatalf("imported design does not validate: %v", vs)
+	}
+	return d, ws
+}
+
+// Config entries as the Consul docs and HCL files spell them (snake_case, lower-case kind and
+// name) import like the CamelCase API form.
+func TestImportSnakeCaseConfigEntries(t *testing.T) {
+	snake, _ := importEntries(t,
+		map[string]any{"kind": "service-defaults", "name": "cart", "protocol": "http"},
+		map[string]any{"kind": "service-resolver", "name": "cart", "default_subset": "stable",
+			"subsets": map[string]any{
+				"stable": map[string]any{"filter": "Service.Meta.track == stable"},
+				"edge":   map[string]any{"filter": "Service.Meta.track == edge"},
+			}},
+		map[string]any{"kind": "service-splitter", "name": "cart", "splits": []any{
+			map[string]any{"weight": int64(75), "service_subset": "stable"},
+			map[string]any{"weight": int64(25), "service_subset": "edge"},
+		}},
+	)
+	camel, _ := importEntries(t,
+		map[string]any{"Kind": "service-defaults", "Name": "cart", "Protocol": "http"},
+		map[string]any{"Kind": "service-resolver", "Name": "cart", "DefaultSubset": "stable",
+			"Subsets": map[string]any{
+				"stable": map[string]any{"Filter": "Service.Meta.track == stable"},
+				"edge":   map[string]any{"Filter": "Service.Meta.track == edge"},
+			}},
+		map[string]any{"Kind": "service-splitter", "Name": "cart", "Splits": []any{
+			map[string]any{"Weight": int64(75), "ServiceSubset": "stable"},
+			map[string]any{"Weight": int64(25), "ServiceSubset": "edge"},
+		}},
+	)
+	for label, d := range map[string]*spec.Design{"snake_case": snake, "CamelCase": camel} {
+		if len(d.Spec.Traffic) != 1 || len(d.Spec.Traffic[0].Routes) != 1 {
+			t.Fatalf("%s: traffic = %+v, want one policy with one route", label, d.Spec.Traffic)
+		}
+		bs := d.Spec.Traffic[0].Routes[0].Backends
+		if len(bs) != 2 || bs[0].Version != "stable" || bs[0].Weight != 75 || bs[1].Version != "edge" || bs[1].Weight != 25 {
+			t.Errorf("%s: backends = %+v, want stable 75 / edge 25", label, bs)
+		}
+	}
+}
+
+// A router sending a path to another service, with no entry for that service and no
+// service-defaults for the routed one (both live in proxy-defaults or elsewhere): the design
+// declares both, as L7 services, and says so.
+func TestImportRouterToUndeclaredService(t *testing.T) {
+	d, ws := importEntries(t, map[string]any{
+		"apiVersion": consul.CRDAPIVersion, "kind": "ServiceRouter",
+		"metadata": map[string]any{"name": "storefront"},
+		"spec": map[string]any{"routes": []any{map[string]any{
+			"match":       map[string]any{"http": map[string]any{"pathPrefix": "/checkout"}},
+			"destination": map[string]any{"service": "checkout", "requestTimeout": "3s"},
+		}}},
+	})
+	protos := map[string]spec.Protocol{}
+	for _, s := range d.Spec.Services {
+		protos[s.Name] = s.Protocol
+	}
+	if protos["storefront"] != spec.ProtocolHTTP || protos["checkout"] != spec.ProtocolHTTP {
+		t.Errorf("services = %v, want storefront and checkout declared as http", protos)
+	}
+	r := d.Spec.Traffic[0].Routes[0]
+	if len(r.Backends) != 1 || r.Backends[0].Service != "checkout" || r.Match[0].Path == nil || r.Match[0].Path.Prefix != "/checkout" {
+		t.Errorf("route = %+v, want /checkout to checkout", r)
+	}
+	var said []string
+	for _, w := range ws {
+		said = append(said, w.String())
+	}
+	all := strings.Join(said, "\n")
+	for _, want := range []string{`no service-defaults for "storefront"`, `"checkout" is only named as a destination`} {
+		if !strings.Contains(all, want) {
+			t.Errorf("warnings lack %q:\n%s", want, all)
+		}
+	}
+}
