@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/trellis-mesh/trellis/server"
+	"github.com/trellis-mesh/trellis/ui"
 )
 
 func init() { register(newServeCmd) }
@@ -200,6 +201,8 @@ maxComplexity, noPlayground).`,
 				return withCode(ExitUsage, err)
 			}
 			defer srv.Close()
+			// The dashboard (a static single-page app; it calls /graphql with the user's token).
+			srv.Mount("/", ui.Handler())
 			if err := srv.Run(ctx); err != nil {
 				return withCode(ExitUsage, err)
 			}
