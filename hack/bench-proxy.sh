@@ -6,7 +6,7 @@
 #
 # Max throughput: wrk -t2 -c64 -d10s. Latency: fortio library, 2,000 req/s, 16 connections, 15 s,
 # resolution 0.0001 s. Proxy CPU: utime+stime of the proxy process tree over the fixed-rate run.
-# RSS: idle (after start) and peak (VmHWM after the load). "other CPU %" is machine busy time not
+# RSS: idle (after start) and under load (VmRSS halfway through the wrk run). "other CPU %" is machine busy time not
 # used by our processes (noise from other tenants; runs above ~10% are suspect).
 # Env: ROUNDS (1), MAX_DUR (10s), FIXED_DUR (15s), QPS (2000), CONCURRENCY (trellis GOMAXPROCS, 1),
 # PORT_BASE (19000).
@@ -198,14 +198,18 @@ for round in $(seq 1 "$ROUNDS"); do
 		b0=$(busy) s0=$(self_children) u0=$(ticks "$UP_PID")
 		# shellcheck disable=SC2086
 		p0=$(ticks ${PROCS[$t]})
-		rps=$(wrk -t2 -c64 -d"$MAX_DUR" "${URL[$t]}" | awk '/Requests\/sec/{print $2}')
+		wrk -t2 -c64 -d"$MAX_DUR" "${URL[$t]}" >"$WORK/wrk.out" &
+		wpid=$!
+		sleep $((${MAX_DUR%s} / 2))
+		# shellcheck disable=SC2086
+		loaded=$( [[ -n "${PROCS[$t]}" ]] && rss VmRSS ${PROCS[$t]} || echo 0)
+		wait "$wpid"
+		rps=$(awk '/Requests\/sec/{print $2}' "$WORK/wrk.out")
 		# shellcheck disable=SC2086
 		p1=$(ticks ${PROCS[$t]})
 		b1=$(busy) s1=$(self_children) u1=$(ticks "$UP_PID")
 		maxcpu=$(((p1 - p0) * 1000 / HZ))
 		other=$(awk -v b=$((b1 - b0)) -v o=$(((p1 - p0) + (s1 - s0) + (u1 - u0))) -v hz="$HZ" -v d="${MAX_DUR%s}" 'BEGIN{x=(b-o)/(hz*d*2)*100; if(x<0)x=0; printf "%.0f", x}')
-		# shellcheck disable=SC2086
-		hwm=$( [[ -n "${PROCS[$t]}" ]] && rss VmHWM ${PROCS[$t]} || echo 0)
 		sleep 1
 		# shellcheck disable=SC2086
 		c0=$(ticks ${PROCS[$t]})
@@ -219,7 +223,7 @@ for round in $(seq 1 "$ROUNDS"); do
 		p99=$(echo "$fixed" | sed 's/.*"p99_ms":\([0-9.e+-]*\).*/\1/')
 		p999=$(echo "$fixed" | sed 's/.*"p999_ms":\([0-9.e+-]*\).*/\1/')
 		errs=$(echo "$fixed" | sed 's/.*"errors":\([0-9]*\).*/\1/')
-		printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$t" "$rps" "$p50" "$p99" "$p999" "$cpu" "$maxcpu_k" "${IDLE[$t]}" "$hwm" "$other" "$errs" >>"$RES"
+		printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$t" "$rps" "$p50" "$p99" "$p999" "$cpu" "$maxcpu_k" "${IDLE[$t]}" "$loaded" "$other" "$errs" >>"$RES"
 		sleep 1
 	done
 done
@@ -231,7 +235,7 @@ function median(s,   a, n, i, j, t) { n = split(s, a, " "); for (i = 1; i <= n; 
 END {
   for (i = 1; i <= n; i++) for (k = 2; k <= 11; k++) m[order[i], k] = median(v[order[i], k])
   ng = m["nginx", 2]; d50 = m["direct", 3]; d99 = m["direct", 4]; d999 = m["direct", 5]
-  printf "| config | max req/s (wrk -t2 -c64) | × nginx | × direct | p50 ms | p99 ms | p99.9 ms | added p50 / p99 / p99.9 vs direct | CPU-ms per 1k req at %s/s | CPU-ms per 1k at max | idle RSS MB | peak RSS MB | other CPU %% | errors |\n", "'"$QPS"'"
+  printf "| config | max req/s (wrk -t2 -c64) | × nginx | × direct | p50 ms | p99 ms | p99.9 ms | added p50 / p99 / p99.9 vs direct | CPU-ms per 1k req at %s/s | CPU-ms per 1k at max | idle RSS MB | RSS MB under max load | other CPU %% | errors |\n", "'"$QPS"'"
   print "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   for (i = 1; i <= n; i++) {
     t = order[i]

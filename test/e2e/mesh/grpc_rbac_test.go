@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,9 +142,9 @@ func indexOf(s, sub string) int {
 // reviews sidecar whose inbound RBAC only admits productpage's identity.
 func TestRBACDeniesDisallowedCaller(t *testing.T) {
 	x := startXDS(t)
-	var seenIdentity string
+	var seenIdentity atomic.Value
 	app := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		seenIdentity = r.Header.Get("x-trellis-peer-identity")
+		seenIdentity.Store(r.Header.Get("x-trellis-peer-identity"))
 		_, _ = io.WriteString(w, "reviews")
 	}))
 	in := freeAddr(t)
@@ -182,7 +183,7 @@ func TestRBACDeniesDisallowedCaller(t *testing.T) {
 	if r.status != 200 || r.body != "reviews" {
 		t.Fatalf("productpage -> reviews: got %d %q (%v), want 200", r.status, r.body, r.err)
 	}
-	if seenIdentity != allowed {
-		t.Fatalf("app saw identity %q, want %q", seenIdentity, allowed)
+	if got, _ := seenIdentity.Load().(string); got != allowed {
+		t.Fatalf("app saw identity %q, want %q", got, allowed)
 	}
 }
