@@ -1,0 +1,78 @@
+package perf_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trellis-mesh/trellis/perf"
+	"github.com/trellis-mesh/trellis/spec"
+)
+
+const shopDesign = `
+apiVersion: trellis.dev/v1alpha1
+kind: Design
+metadata: {name: shop, namespace: shop}
+spec:
+  services:
+    - name: frontend
+      ports: [{port: 8080}]
+    - name: reviews
+      ports: [{port: 9080}]
+      versions:
+        - {name: v1, labels: {version: v1}}
+        - {name: v2, labels: {version: v2}}
+  traffic:
+    - service: reviews
+      routes:
+        - name: split
+          backends: [{version: v1, weight: 50}, {version: v2, weight: 50}]
+`
+
+func TestRunMeshSideBySide(t *testing.T) {
+	designs, err := spec.LoadBytes("shop.yaml", []byte(shopDesign))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := perf.RunMesh(context.Background(), perf.MeshOptions{
+		Designs: designs, Service: "reviews", From: "frontend",
+		Profile: perf.Profile{QPS: 300, Connections: 4, Duration: time.Second},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Results) != 3 {
+		t.Fatalf("%d results, want 3", len(res.Results))
+	}
+	for i, want := range []string{perf.ConfigDirect, perf.ConfigOneProxy, perf.ConfigSidecarToSidecar} {
+		r := res.Results[i]
+		if r.Profile.Name != want || r.QPS <= 0 || r.Requests == 0 {
+			t.Errorf("result %d: %s qps %.1f requests %d, want %s with traffic", i, r.Profile.Name, r.QPS, r.Requests, want)
+		}
+		if r.Errors != 0 {
+			t.Errorf("%s: %d errors %v", r.Profile.Name, r.Errors, r.ErrorCodes)
+		}
+	}
+	direct, one, two := res.Results[0].Latency, res.Results[1].Latency, res.Results[2].Latency
+	// Each hop adds work on the request path; the medians cannot beat the direct call's.
+	if one.P50 < direct.P50 || two.P50 < direct.P50 {
+		t.Errorf("p50 direct %.3f ms, one proxy %.3f ms, two proxies %.3f ms: a proxied run is faster than direct", direct.P50, one.P50, two.P50)
+	}
+	txt := res.Comparison.Text()
+	t.Logf("\n%s", txt)
+	if !strings.Contains(txt, perf.ConfigSidecarToSidecar) {
+		t.Errorf("table lacks the sidecar-to-sidecar row:\n%s", txt)
+	}
+}
+
+func TestRunMeshUnknownService(t *testing.T) {
+	designs, err := spec.LoadBytes("shop.yaml", []byte(shopDesign))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = perf.RunMesh(context.Background(), perf.MeshOptions{Designs: designs, Service: "ratings", Profile: perf.Profile{Duration: time.Second}})
+	if err == nil || !strings.Contains(err.Error(), "reviews.shop") {
+		t.Errorf("err = %v, want the list of known services", err)
+	}
+}
