@@ -29,6 +29,7 @@ export function Designs({ after, before }: { after?: string; before?: string }) 
           <p className="muted">
             {conn.totalCount} design{conn.totalCount === 1 ? '' : 's'}
           </p>
+          <div className="scroll">
           <table className="list" aria-label="Designs">
             <thead>
               <tr>
@@ -57,6 +58,7 @@ export function Designs({ after, before }: { after?: string; before?: string }) 
               ))}
             </tbody>
           </table>
+          </div>
           <nav className="pager" aria-label="Pages of designs">
             <button type="button" disabled={!conn.pageInfo.hasPreviousPage || !conn.pageInfo.startCursor} onClick={() => navigate(`/?before=${encodeURIComponent(conn.pageInfo.startCursor ?? '')}`)}>
               Previous page
