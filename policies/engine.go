@@ -248,9 +248,45 @@ func Input(d *spec.Design, meshes map[string]*adapters.Output) (ast.Value, error
 	if d == nil {
 		return nil, fmt.Errorf("building policy input: no design")
 	}
+	names := make([]string, 0, len(meshes))
+	for n := range meshes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	// The design and each mesh output are converted concurrently.
+	meshValues := make([]*ast.Term, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			meshValues[i], errs[i] = meshInput(n, meshes[n])
+		}()
+	}
+	obj, err := designInput(d)
+	wg.Wait()
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return obj, nil
+	}
+	ms := ast.NewObject()
+	for i, n := range names {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		ms.Insert(ast.StringTerm(n), meshValues[i])
+	}
+	obj.Insert(ast.StringTerm("meshes"), ast.NewTerm(ms))
+	return obj, nil
+}
+
+// designInput converts the design to an AST object through its JSON form.
+func designInput(d *spec.Design) (ast.Object, error) {
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	if err := enc.Encode(d); err != nil {
+	if err := json.NewEncoder(&buf).Encode(d); err != nil {
 		return nil, fmt.Errorf("building policy input for design %q: %w", d.Metadata.Name, err)
 	}
 	v, err := ast.ValueFromReader(&buf)
@@ -261,50 +297,41 @@ func Input(d *spec.Design, meshes map[string]*adapters.Output) (ast.Value, error
 	if !ok {
 		return nil, fmt.Errorf("building policy input for design %q: design is not an object", d.Metadata.Name)
 	}
-	if len(meshes) == 0 {
-		return obj, nil
-	}
-	names := make([]string, 0, len(meshes))
-	for n := range meshes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	ms := ast.NewObject()
-	for _, n := range names {
-		out := meshes[n]
-		objs := make([]*ast.Term, 0)
-		kinds := map[string][]*ast.Term{}
-		var kindOrder []string
-		if out != nil {
-			for _, o := range out.Objects {
-				if o == nil {
-					continue
-				}
-				// Unstructured objects hold JSON-compatible Go values: convert them directly.
-				v, err := ast.InterfaceToValue(o.Object)
-				if err != nil {
-					return nil, fmt.Errorf("building policy input for mesh %s, object %s %s: %w", n, o.GetKind(), o.GetName(), err)
-				}
-				t := ast.NewTerm(v)
-				objs = append(objs, t)
-				k := o.GetKind()
-				if _, ok := kinds[k]; !ok {
-					kindOrder = append(kindOrder, k)
-				}
-				kinds[k] = append(kinds[k], t)
-			}
-		}
-		byKind := ast.NewObject()
-		for _, k := range kindOrder {
-			byKind.Insert(ast.StringTerm(k), ast.ArrayTerm(kinds[k]...))
-		}
-		ms.Insert(ast.StringTerm(n), ast.ObjectTerm(
-			ast.Item(ast.StringTerm("objects"), ast.ArrayTerm(objs...)),
-			ast.Item(ast.StringTerm("kinds"), ast.NewTerm(byKind)),
-		))
-	}
-	obj.Insert(ast.StringTerm("meshes"), ast.NewTerm(ms))
 	return obj, nil
+}
+
+// meshInput converts one mesh output to {"objects": [...], "kinds": {<kind>: [...]}}.
+func meshInput(name string, out *adapters.Output) (*ast.Term, error) {
+	objs := make([]*ast.Term, 0)
+	kinds := map[string][]*ast.Term{}
+	var kindOrder []string
+	if out != nil {
+		for _, o := range out.Objects {
+			if o == nil {
+				continue
+			}
+			// Unstructured objects hold JSON-compatible Go values: convert them directly.
+			v, err := ast.InterfaceToValue(o.Object)
+			if err != nil {
+				return nil, fmt.Errorf("building policy input for mesh %s, object %s %s: %w", name, o.GetKind(), o.GetName(), err)
+			}
+			t := ast.NewTerm(v)
+			objs = append(objs, t)
+			k := o.GetKind()
+			if _, ok := kinds[k]; !ok {
+				kindOrder = append(kindOrder, k)
+			}
+			kinds[k] = append(kinds[k], t)
+		}
+	}
+	byKind := ast.NewObject()
+	for _, k := range kindOrder {
+		byKind.Insert(ast.StringTerm(k), ast.ArrayTerm(kinds[k]...))
+	}
+	return ast.ObjectTerm(
+		ast.Item(ast.StringTerm("objects"), ast.ArrayTerm(objs...)),
+		ast.Item(ast.StringTerm("kinds"), ast.NewTerm(byKind)),
+	), nil
 }
 
 // eval runs one rule against one input and converts its results.
