@@ -28,6 +28,7 @@ findings contains f if {
 findings contains f if {
 	some i, t in input.spec.traffic
 	some j, r in t.routes
+	count(r.backends) > 1 # a single backend with a positive weight is always 100%
 	total := sum([object.get(b, "weight", 0) | some b in r.backends])
 	total > 0
 	some k, b in r.backends

@@ -13,15 +13,17 @@ package trellis.rules.trf002
 
 import data.trellis.lib
 
-key(b, t) := [lib.backend_service(b, t), object.get(b, "version", ""), object.get(b, "port", 0)]
-
 findings contains f if {
 	some i, t in input.spec.traffic
 	some j, r in t.routes
+	count(r.backends) > 1
 	some k, b in r.backends
 	some l, c in r.backends
 	k < l
-	key(b, t) == key(c, t)
+	# Cheapest comparison first: most pairs differ by version.
+	object.get(b, "version", "") == object.get(c, "version", "")
+	lib.backend_service(b, t) == lib.backend_service(c, t)
+	object.get(b, "port", 0) == object.get(c, "port", 0)
 	f := {
 		"msg": sprintf("route %q of %q: backends[%d] repeats backends[%d] (service %q, version %q)", [lib.route_name(r, j), t.service, l, k, lib.backend_service(b, t), object.get(b, "version", "")]),
 		"path": sprintf("spec.traffic[%d].routes[%d].backends[%d]", [i, j, l]),

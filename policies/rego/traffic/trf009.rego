@@ -17,9 +17,9 @@ l7_fields := ["match", "timeout", "retries", "fault", "mirror", "headers", "rewr
 
 findings contains f if {
 	some i, t in input.spec.traffic
-	some j, r in t.routes
 	lib.declared(t.service)
 	not lib.is_l7(t.service)
+	some j, r in t.routes
 	some field in l7_fields
 	r[field]
 	f := {

@@ -15,8 +15,8 @@ import data.trellis.lib
 
 findings contains f if {
 	some i, t in input.spec.traffic
-	some j, r in t.routes
 	lib.is_l7(t.service)
+	some j, r in t.routes
 	not r.timeout
 	f := {
 		"msg": sprintf("route %q of %q has no timeout", [lib.route_name(r, j), t.service]),
