@@ -216,6 +216,15 @@ test('saving against a stale revision reports a conflict, reload picks up the he
   await editor.goto(`${base}/designs/bookinfo/edit`);
   await editor.getByRole('heading', { name: 'Edit (based on revision 2)' }).waitFor();
   await editor.locator('[data-live=live]').waitFor();
+  // Both tabs' subscriptions are registered once a probe change reaches them.
+  const probe = await head('external-api');
+  const pr = await save('external-api', probe.head.content.replace('name: external-api', 'labels:\n    probe: live\n  name: external-api'), 1, 'probe');
+  assert.ifError(pr.errors?.[0]?.message);
+  for (const p of [editor, list]) {
+    await p.getByTestId('announcer').filter({ hasText: 'external-api saved as revision 2' }).waitFor({ state: 'attached', timeout: 10000 });
+  }
+  await list.locator('tr[data-design=external-api] [data-testid=revision]', { hasText: /^2$/ }).waitFor();
+
   const area = editor.getByLabel(/Design YAML/);
   const mine = (await area.inputValue()).replace('team: bookstore', 'team: mine');
   await area.fill(mine);
