@@ -14,7 +14,7 @@ package trellis.rules.sec006
 
 import data.trellis.lib
 
-identity_source(s) if object.get(s, "service", "") != ""
+identity_source(s) if not object.get(s, "service", "") in {"", "*"}
 
 identity_source(s) if object.get(s, "identity", "") != ""
 

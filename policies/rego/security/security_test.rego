@@ -60,8 +60,8 @@ test_sec005_ok if {
 }
 
 test_sec006_fires if {
-	d := with_security({"mtls": "permissive", "access": [{"destination": "api", "sources": [{"service": "web"}, {"namespace": "ops"}]}]})
-	paths(rules.sec006.findings) == {"spec.security.access[0].sources[0]"} with input as d
+	d := with_security({"mtls": "permissive", "access": [{"destination": "api", "sources": [{"service": "web"}, {"namespace": "ops"}, {"service": "*"}, {"identity": "ci"}]}]})
+	paths(rules.sec006.findings) == {"spec.security.access[0].sources[0]", "spec.security.access[0].sources[3]"} with input as d
 }
 
 test_sec006_ok if {
