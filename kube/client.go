@@ -27,10 +27,9 @@ const FieldManager = "trellis"
 
 // Client talks to one cluster.
 type Client struct {
-	dyn       dynamic.Interface
-	disc      discovery.DiscoveryInterface
-	mapper    *restmapper.DeferredDiscoveryRESTMapper
-	namespace string
+	dyn    dynamic.Interface
+	disc   discovery.DiscoveryInterface
+	mapper *restmapper.DeferredDiscoveryRESTMapper
 }
 
 // Config loads a rest.Config the way kubectl does: kubeconfig (empty: $KUBECONFIG or
