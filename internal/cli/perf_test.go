@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/trellis-mesh/trellis/perf"
+)
+
+func perfCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(append([]string{"perf"}, args...), strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestPerfRunAndCompare(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Fail") != "" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	code, out, errs := perfCLI(t, "run", "--url", srv.URL, "--qps", "200", "-c", "2", "-d", "1200ms", "--name", "base", "-o", "json")
+	if code != ExitOK {
+		t.Fatalf("run: exit %d: %s", code, errs)
+	}
+	if !strings.Contains(errs, "load 1s:") {
+		t.Errorf("no progress on stderr: %q", errs)
+	}
+	base := filepath.Join(dir, "base.json")
+	if err := os.WriteFile(base, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = perfCLI(t, "run", "--url", srv.URL, "-n", "50", "-c", "2", "-H", "X-Fail: yes", "--name", "failing", "-o", "json")
+	if code != ExitOK {
+		t.Fatalf("run: exit %d: %s", code, errs)
+	}
+	r, err := perf.Decode("failing", []byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests != 50 || r.ErrorCodes["503"] != 50 {
+		t.Errorf("failing run: %d requests, errors %v; want 50 × 503", r.Requests, r.ErrorCodes)
+	}
+	other := filepath.Join(dir, "failing.json")
+	if err := os.WriteFile(other, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = perfCLI(t, "compare", base, other, "-o", "markdown")
+	if code != ExitOK || !strings.Contains(out, "| failing |") || !strings.Contains(out, "100.00%") {
+		t.Errorf("compare: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := perfCLI(t, "compare", base, filepath.Join(dir, "missing.json")); code != ExitInvalid {
+		t.Errorf("compare with a missing file: exit %d %s", code, errs)
+	}
+}
+
+func TestPerfRunRefusesRemoteTargets(t *testing.T) {
+	code, _, errs := perfCLI(t, "run", "--url", "http://192.0.2.10:8080/", "-d", "1s")
+	if code != ExitUsage || !strings.Contains(errs, "not a loopback address") {
+		t.Errorf("exit %d, stderr %q; want a usage error naming loopback", code, errs)
+	}
+}
