@@ -150,3 +150,16 @@ export interface DesignChange {
 }
 
 export const DesignChangedSubscription = `subscription DesignChanged { designChanged { kind name revision actor time } }`;
+
+export interface HistoryData {
+  design: { history: { edges: { node: RevisionSummary }[]; pageInfo: PageInfo } } | null;
+}
+
+export const HistoryQuery = `query History($name: String!, $first: Int, $after: String) {
+  design(name: $name) {
+    history(first: $first, after: $after) {
+      edges { node { number author message createdAt sha256 } }
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    }
+  }
+}`;

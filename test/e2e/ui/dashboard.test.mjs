@@ -369,6 +369,28 @@ test('the designs list pages through the connection', async () => {
   await page.close();
 });
 
+test('the history shows older revisions on request', async () => {
+  // page-00 (from the pagination test) gets revisions 2..25.
+  let content = (await head('page-00')).head.content;
+  for (let rev = 1; rev < 25; rev++) {
+    const next = content.replace(/port: \d+/, `port: ${8000 + rev}`);
+    const r = await save('page-00', next, rev, `port ${8000 + rev}`);
+    assert.equal(r.data?.saveDesign.revision.number, rev + 1, JSON.stringify(r.errors));
+    content = next;
+  }
+  const page = await signedInPage();
+  await page.goto(`${base}/designs/page-00`);
+  await page.getByRole('heading', { name: 'Revision 25 (head)' }).waitFor();
+  const items = page.locator('ol.history li');
+  assert.equal(await items.count(), 20);
+  await page.getByRole('button', { name: 'Show older revisions' }).click();
+  await page.locator('ol.history li[data-revision="1"]').waitFor();
+  const numbers = await items.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-revision'))));
+  assert.deepEqual(numbers, Array.from({ length: 25 }, (_, i) => 25 - i));
+  assert.equal(await page.getByRole('button', { name: 'Show older revisions' }).count(), 0);
+  await page.close();
+});
+
 test('signing out forgets the token', async () => {
   const page = await signedInPage();
   await page.getByRole('button', { name: 'Sign out' }).click();

@@ -1,8 +1,8 @@
 // A design's pages: head YAML and history, editor, diff, translate preview and policy check.
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type { FormEvent } from 'react';
-import { CheckQuery, DesignQuery, DiffQuery, MeshesQuery, SaveMutation, TranslateQuery } from '../api';
-import type { CapabilityData, CheckData, DesignData, DiffData, SaveData, TranslateData, TranslationWarning } from '../api';
+import { CheckQuery, DesignQuery, DiffQuery, HistoryQuery, MeshesQuery, SaveMutation, TranslateQuery } from '../api';
+import type { CapabilityData, CheckData, DesignData, DiffData, HistoryData, RevisionSummary, SaveData, TranslateData, TranslationWarning } from '../api';
 import { ApiError } from '../graphql';
 import { designPath, navigate } from '../router';
 import type { DesignTab } from '../router';
@@ -12,6 +12,9 @@ import type { Violation } from '../violations';
 import { DiffView, ErrorBox, Link, Loading, Violations, formatTime } from '../widgets';
 
 type DesignNode = NonNullable<DesignData['design']>;
+
+/** HistoryPage is the number of revisions loaded at a time. */
+const HistoryPage = 20;
 
 const tabTitles: Record<DesignTab, string> = {
   overview: 'Overview',
@@ -24,7 +27,7 @@ const tabTitles: Record<DesignTab, string> = {
 /** DesignPage loads a design and shows the selected sub-page. */
 export function DesignPage({ name, tab, params }: { name: string; tab: DesignTab; params: URLSearchParams }) {
   const { lastChange, changes } = useSession();
-  const q = useQuery<DesignData>(DesignQuery, { name, first: 50 });
+  const q = useQuery<DesignData>(DesignQuery, { name, first: HistoryPage });
   const reload = q.reload;
   // Refresh on live changes of this design, except in the editor (where the user's edits must
   // survive; a stale save reports a conflict instead).
@@ -65,7 +68,28 @@ export function DesignPage({ name, tab, params }: { name: string; tab: DesignTab
 }
 
 function Overview({ design }: { design: DesignNode }) {
-  const revs = design.history.edges.map((e) => e.node);
+  const { client } = useSession();
+  const [older, setOlder] = useState<{ revs: RevisionSummary[]; cursor: string | null; more: boolean; forHead: number }>({ revs: [], cursor: null, more: false, forHead: 0 });
+  const [olderError, setOlderError] = useState<unknown>(null);
+  const [loadingOlder, setLoadingOlder] = useState(false);
+  // Older pages belong to the head they were loaded under; a new head starts over.
+  const extra = older.forHead === design.headRevision ? older : { revs: [], cursor: null, more: false, forHead: design.headRevision };
+  const revs = [...design.history.edges.map((e) => e.node), ...extra.revs];
+  const hasMore = extra.revs.length > 0 ? extra.more : design.history.pageInfo.hasNextPage;
+  const cursor = extra.revs.length > 0 ? extra.cursor : design.history.pageInfo.endCursor;
+  const loadOlder = async () => {
+    setLoadingOlder(true);
+    setOlderError(null);
+    try {
+      const d = await client.request<HistoryData>(HistoryQuery, { name: design.name, first: HistoryPage, after: cursor });
+      const h = d.design?.history;
+      if (h) setOlder({ revs: [...extra.revs, ...h.edges.map((e) => e.node)], cursor: h.pageInfo.endCursor, more: h.pageInfo.hasNextPage, forHead: design.headRevision });
+    } catch (err) {
+      setOlderError(err);
+    } finally {
+      setLoadingOlder(false);
+    }
+  };
   return (
     <div className="columns">
       <section aria-labelledby="yaml-title" className="grow">
@@ -94,7 +118,12 @@ function Overview({ design }: { design: DesignNode }) {
             </li>
           ))}
         </ol>
-        {design.history.pageInfo.hasNextPage && <p className="muted">Older revisions are not shown.</p>}
+        <ErrorBox error={olderError} />
+        {hasMore && (
+          <button type="button" className="secondary more" onClick={loadOlder} disabled={loadingOlder}>
+            {loadingOlder ? 'Loading…' : 'Show older revisions'}
+          </button>
+        )}
       </section>
     </div>
   );
