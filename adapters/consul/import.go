@@ -232,6 +232,9 @@ type designBuilder struct {
 	tOrder   []string
 	virtual  map[string]bool
 	allSub   map[string]string
+	// defaultProto is the protocol of the global proxy-defaults (config.protocol): the
+	// protocol of every service without service-defaults of its own. Empty when unset.
+	defaultProto spec.Protocol
 }
 
 func (b *designBuilder) ensureService(name, ns string) *spec.Service {
@@ -242,6 +245,9 @@ func (b *designBuilder) ensureService(name, ns string) *spec.Service {
 		return nil
 	}
 	s := spec.Service{Name: name, Protocol: spec.ProtocolTCP}
+	if b.defaultProto != "" {
+		s.Protocol = b.defaultProto
+	}
 	if ns != "" && ns != b.ns {
 		s.Namespace = ns
 	}
@@ -271,6 +277,7 @@ func (b *designBuilder) build() {
 			b.virtual[n] = true
 		}
 	}
+	b.defaultProto = b.proxyDefaultsProtocol()
 	// Services and external services from service defaults.
 	for _, n := range im.order[KindServiceDefaults] {
 		if b.virtual[n] {
@@ -291,13 +298,13 @@ func (b *designBuilder) build() {
 			}
 			_, declared := b.services[n]
 			s := b.ensureService(n, e.namespace)
-			if !declared && s != nil && (kind == KindServiceRouter || kind == KindServiceSplitter) {
-				// Consul only accepts routers and splitters for L7 services, so the protocol
-				// came from proxy-defaults or service-defaults that are not part of the input.
+			if !declared && s != nil && s.Protocol == spec.ProtocolTCP && needsL7(kind, e) {
+				// Consul only accepts routers, splitters and L7 intentions for L7 services, so
+				// the protocol came from service-defaults that are not part of the input.
 				s.Protocol = spec.ProtocolHTTP
 				im.warnInfo(e.ref, adapters.FeatureWeightedSplit,
 					"no service-defaults for %q: its protocol is taken as http, since Consul requires an L7 protocol for a %s; add its service-defaults (or proxy-defaults) if it is http2 or grpc",
-					n, kind)
+					n, l7Use(kind))
 			}
 		}
 	}
@@ -404,6 +411,9 @@ func (b *designBuilder) serviceDefaults(e *imported) {
 	proto := spec.Protocol(strings.ToLower(fmt.Sprint(e.field("protocol"))))
 	if e.spec["protocol"] == nil {
 		proto = spec.ProtocolTCP
+		if b.defaultProto != "" {
+			proto = b.defaultProto
+		}
 	}
 	valid := false
 	for _, p := range spec.Protocols {
@@ -772,4 +782,47 @@ func (b *designBuilder) declareDestination(policySvc, target string) {
 	b.im.warnInfo(fmt.Sprintf("service %s", target), adapters.FeatureWeightedSplit,
 		"service %q is only named as a destination of %q; declared with protocol %q and default ports: add its service-defaults (or Kubernetes Service) to import its real ports",
 		target, policySvc, proto)
+}
+
+// proxyDefaultsProtocol reads config.protocol of the global proxy-defaults, the protocol Consul
+// gives every service without a protocol of its own; "" when unset or not a design protocol.
+func (b *designBuilder) proxyDefaultsProtocol() spec.Protocol {
+	pd := b.im.get(KindProxyDefaults, "global")
+	if pd == nil {
+		return ""
+	}
+	p, _ := asMap(pd.field("config"))["protocol"].(string)
+	if p == "" {
+		return ""
+	}
+	for _, known := range spec.Protocols {
+		if spec.Protocol(strings.ToLower(p)) == known {
+			return known
+		}
+	}
+	b.im.warn(pd.ref+".spec.config.protocol", adapters.FeatureWeightedSplit, "protocol %q is not a design protocol; services without service-defaults stay tcp", p)
+	return ""
+}
+
+// needsL7 reports whether entry e of kind only exists for L7 services: routers, splitters and
+// intentions with HTTP permissions.
+func needsL7(kind string, e *imported) bool {
+	switch kind {
+	case KindServiceRouter, KindServiceSplitter:
+		return true
+	case KindServiceIntentions:
+		for _, s := range asList(e.field("sources")) {
+			if len(asList(asMap(s)["permissions"])) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func l7Use(kind string) string {
+	if kind == KindServiceIntentions {
+		return "ServiceIntentions with HTTP permissions"
+	}
+	return kind
 }

@@ -450,6 +450,8 @@ func (b *designBuilder) telemetry() {
 	for _, k := range sortedKeys(cfg) {
 		switch k {
 		case "envoy_prometheus_bind_addr", "envoy_tracing_json", "envoy_extra_static_clusters_json", "envoy_listener_tracing_json":
+		case "protocol":
+			// Read by proxyDefaultsProtocol as the protocol of services without service-defaults.
 		default:
 			b.im.warn(pd.ref+".spec.config."+k, adapters.FeatureMetrics, "proxy config %q is not imported", k)
 		}

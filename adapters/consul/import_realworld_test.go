@@ -101,3 +101,53 @@ func TestImportRouterToUndeclaredService(t *testing.T) {
 		}
 	}
 }
+
+// The global proxy-defaults protocol is the protocol of every service without service-defaults
+// (tutorials set protocol = "http" there once), so it is imported as such, not reported as lost.
+func TestImportProxyDefaultsProtocolAppliesToServices(t *testing.T) {
+	d, ws := importEntries(t,
+		map[string]any{"kind": "proxy-defaults", "name": "global", "config": map[string]any{"protocol": "http"}},
+		map[string]any{"kind": "service-defaults", "name": "ledger"},
+		map[string]any{"kind": "service-resolver", "name": "ledger", "connect_timeout": "3s"},
+		map[string]any{"kind": "service-intentions", "name": "ledger", "sources": []any{
+			map[string]any{"name": "teller", "action": "allow"},
+		}},
+	)
+	for _, s := range d.Spec.Services {
+		if s.Protocol != spec.ProtocolHTTP {
+			t.Errorf("service %s has protocol %q, want http from proxy-defaults", s.Name, s.Protocol)
+		}
+	}
+	for _, w := range ws {
+		if strings.Contains(w.String(), `"protocol" is not imported`) {
+			t.Errorf("the proxy-defaults protocol is reported as lost: %s", w)
+		}
+	}
+}
+
+// Intentions with HTTP permissions only exist for L7 services; without service-defaults the
+// destination is taken as http so the imported conditions stay valid.
+func TestImportL7IntentionsWithoutServiceDefaults(t *testing.T) {
+	d, ws := importEntries(t, map[string]any{
+		"Kind": "service-intentions", "Name": "invoices",
+		"Sources": []any{
+			map[string]any{"Name": "portal", "Permissions": []any{
+				map[string]any{"Action": "allow", "HTTP": map[string]any{"PathExact": "/invoices", "Methods": []any{"GET"}}},
+			}},
+		},
+	})
+	if len(d.Spec.Services) != 1 || d.Spec.Services[0].Protocol != spec.ProtocolHTTP {
+		t.Fatalf("services = %+v, want invoices as http", d.Spec.Services)
+	}
+	if d.Spec.Security == nil || len(d.Spec.Security.Access) != 1 || len(d.Spec.Security.Access[0].When) != 1 ||
+		d.Spec.Security.Access[0].When[0].Methods[0] != "GET" {
+		t.Errorf("access = %+v, want portal allowed GET /invoices", d.Spec.Security)
+	}
+	found := false
+	for _, w := range ws {
+		found = found || strings.Contains(w.String(), `no service-defaults for "invoices"`)
+	}
+	if !found {
+		t.Errorf("the inferred protocol is not reported: %v", ws)
+	}
+}
