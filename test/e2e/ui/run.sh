@@ -17,6 +17,15 @@ fi
 export CHROMIUM
 
 (cd "$root/ui" && npm ci --no-audit --no-fund --loglevel=error && npm test)
+# CHECK_UI_DIST=1 (CI): rebuild ui/dist and fail when the committed build is stale.
+if [ "${CHECK_UI_DIST:-0}" = 1 ]; then
+  (cd "$root/ui" && npm run build >/dev/null)
+  if [ -n "$(cd "$root" && git status --porcelain -- ui/dist)" ]; then
+    (cd "$root" && git status --short -- ui/dist) >&2
+    echo "ui/dist is stale: run 'make ui' and commit ui/dist" >&2
+    exit 1
+  fi
+fi
 (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 export SCREENSHOT_DIR="${SCREENSHOT_DIR:-/tmp}"
 cd "$here" && node --test --test-concurrency=1 --test-timeout=300000 dashboard.test.mjs
