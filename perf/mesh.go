@@ -50,6 +50,14 @@ type MeshOptions struct {
 	Logger *slog.Logger
 	// Progress (optional) receives each configuration's progress reports.
 	Progress func(config string, p Progress)
+	// ProxyBinary, when set, runs every sidecar as a subprocess `ProxyBinary proxy …` (a trellis
+	// binary, usually os.Executable()) instead of in this process, so that proxies have their own
+	// runtime; their CPU then counts as the benchmark's own in Environment.
+	ProxyBinary string
+	// ProxyConcurrency is the subprocess sidecars' GOMAXPROCS (--concurrency; 0 = all CPUs).
+	ProxyConcurrency int
+	// ProxyStderr receives the subprocess sidecars' logs (discarded when nil).
+	ProxyStderr io.Writer
 }
 
 // MeshResult holds the three results of RunMesh and their comparison with the direct run.
@@ -157,29 +165,11 @@ func RunMesh(ctx context.Context, o MeshOptions) (*MeshResult, error) {
 	defer func() { cancel(); <-cpDone }()
 	xds := lis.Addr().String()
 
-	var proxies []*proxy.Proxy
+	sidecars := &sidecarSet{xds: xds, log: log, binary: o.ProxyBinary, concurrency: o.ProxyConcurrency, stderr: o.ProxyStderr}
 	defer func() {
 		cancel()
-		for _, p := range proxies {
-			_ = p.Wait()
-		}
+		sidecars.wait()
 	}()
-	start := func(cfg proxy.Config) (*proxy.Proxy, error) {
-		cfg.XDS, cfg.Logger, cfg.DrainTimeout = xds, log, time.Second
-		p, err := proxy.Start(ctx, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("perf mesh: starting the %s sidecar: %w", cfg.Service, err)
-		}
-		proxies = append(proxies, p)
-		select {
-		case <-p.Ready():
-			return p, nil
-		case <-time.After(10 * time.Second):
-			return nil, fmt.Errorf("perf mesh: the %s sidecar got no configuration within 10s", cfg.Service)
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
 	versions := tgt.versions
 	if len(versions) == 0 {
 		versions = []spec.Version{{}}
@@ -194,7 +184,7 @@ func RunMesh(ctx context.Context, o MeshOptions) (*MeshResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := start(proxy.Config{Service: tgt.name, Namespace: tgt.namespace, Version: v.Name, Identity: tgt.identity,
+		if err := sidecars.start(ctx, proxy.Config{Service: tgt.name, Namespace: tgt.namespace, Version: v.Name, Identity: tgt.identity,
 			Labels: labels, Inbound: in, Outbound: out, App: app}); err != nil {
 			return nil, err
 		}
@@ -206,7 +196,7 @@ func RunMesh(ctx context.Context, o MeshOptions) (*MeshResult, error) {
 	if _, clientCfg.Outbound, err = freeAddrs(); err != nil {
 		return nil, err
 	}
-	if _, err := start(clientCfg); err != nil {
+	if err := sidecars.start(ctx, clientCfg); err != nil {
 		return nil, err
 	}
 	host := tgt.name + "." + tgt.namespace + ":" + strconv.Itoa(int(tgt.port))
@@ -226,6 +216,7 @@ func RunMesh(ctx context.Context, o MeshOptions) (*MeshResult, error) {
 	for _, r := range runs {
 		p := o.Profile
 		p.Name, p.URL = r.name, r.url
+		p.ExtraPIDs = append(append([]int(nil), o.Profile.ExtraPIDs...), sidecars.pids...)
 		p.Headers = map[string]string{}
 		for k, v := range o.Profile.Headers {
 			p.Headers[k] = v

@@ -2,6 +2,7 @@ package perf_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -75,4 +76,33 @@ func TestRunMeshUnknownService(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "reviews.shop") {
 		t.Errorf("err = %v, want the list of known services", err)
 	}
+}
+
+// TestRunMeshSubprocessSidecars runs the sidecars as `trellis proxy` subprocesses of the binary
+// named by TRELLIS_BIN (go build -o /tmp/trellis ./cmd/trellis); skipped without it.
+func TestRunMeshSubprocessSidecars(t *testing.T) {
+	bin := os.Getenv("TRELLIS_BIN")
+	if bin == "" {
+		t.Skip("TRELLIS_BIN is not set (path to a trellis binary)")
+	}
+	designs, err := spec.LoadBytes("shop.yaml", []byte(shopDesign))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := perf.RunMesh(context.Background(), perf.MeshOptions{
+		Designs: designs, Service: "reviews.shop", From: "frontend", ProxyBinary: bin, ProxyConcurrency: 1,
+		Profile: perf.Profile{QPS: 200, Connections: 2, Duration: time.Second},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Results {
+		if r.QPS <= 0 || r.Errors != 0 {
+			t.Errorf("%s: qps %.1f errors %v", r.Profile.Name, r.QPS, r.ErrorCodes)
+		}
+	}
+	if got := len(res.Results[1].Profile.ExtraPIDs); got != 3 {
+		t.Errorf("proxied run accounts for %d sidecar pids, want 3 (two versions + client)", got)
+	}
+	t.Logf("\n%s", res.Comparison.Text())
 }

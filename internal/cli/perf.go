@@ -240,6 +240,8 @@ func newPerfMeshCmd() *cobra.Command {
 		pf                                profileFlags
 		designFile, service, from, path   string
 		upstream, logLevel, saveDirectory string
+		subprocess                        bool
+		proxyConcurrency                  int
 	)
 	cmd := &cobra.Command{
 		Use:   "mesh --design FILE --service NAME [flags]",
@@ -307,6 +309,8 @@ sidecar to the service's sidecar (two proxies), and print the comparison with th
 	f.StringVar(&path, "path", "/", "request path")
 	f.StringVar(&upstream, "upstream", "", "existing application (loopback host:port) instead of the built-in test server")
 	f.StringVar(&saveDirectory, "save", "", "directory to store the three results as <config>.json for `perf compare`")
-	f.StringVar(&logLevel, "log-level", "warn", "log level of the control plane and proxies")
+	f.StringVar(&logLevel, "log-level", "warn", "log level of the control plane and in-process proxies")
+	f.BoolVar(&subprocess, "subprocess", false, "run the sidecars as `trellis proxy` subprocesses (own runtime and GC) instead of in this process")
+	f.IntVar(&proxyConcurrency, "proxy-concurrency", 1, "GOMAXPROCS of each subprocess sidecar (0 = all CPUs)")
 	return cmd
 }
