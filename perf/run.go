@@ -51,8 +51,8 @@ type Environment struct {
 	// OS and GoVersion identify the platform.
 	OS        string `json:"os"`
 	GoVersion string `json:"goVersion"`
-	// CPUSampled tells whether /proc/stat could be read (Linux); the fields below are zero
-	// otherwise.
+	// CPUSampled tells whether CPU use was measured: false when /proc/stat is unreadable (not
+	// Linux) or the run was shorter than one clock tick; the fields below are zero then.
 	CPUSampled bool `json:"cpuSampled"`
 	// MachineBusyPercent is the machine's busy CPU time during the run, as a percentage of all
 	// cores' time.
