@@ -43,5 +43,6 @@ fi
 
 if [ -x test/e2e/ui/run.sh ]; then
   step "dashboard: unit tests and browser tests in Chromium"
-  test/e2e/ui/run.sh
+  # In CI, also fail when the committed dashboard build (ui/dist) is stale.
+  CHECK_UI_DIST=${CHECK_UI_DIST:-${CI:+1}} test/e2e/ui/run.sh
 fi

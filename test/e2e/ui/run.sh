@@ -11,7 +11,9 @@ if [ -z "${CHROMIUM:-}" ]; then
   CHROMIUM=/usr/bin/chromium
   if [ ! -x "$CHROMIUM" ]; then
     echo "installing chromium (apt-get)" >&2
-    if [ "$(id -u)" = 0 ]; then apt-get install -y chromium >/dev/null; else sudo apt-get install -y chromium >/dev/null; fi
+    sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
   fi
 fi
 export CHROMIUM
