@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"text/tabwriter"
 )
@@ -175,4 +176,63 @@ func Decode(name string, data []byte) (*Result, error) {
 		return nil, fmt.Errorf("loading result %s: no profile, requests or start time; expected the JSON written by `trellis perf run -o json`", name)
 	}
 	return &r, nil
+}
+
+// Median combines repeated runs of one profile: the median of each rate and latency figure,
+// summed request and status counts, the earliest start and latest end, and the noisiest
+// environment (the largest other-tenant share). It returns nil without results.
+func Median(results ...*Result) *Result {
+	if len(results) == 0 {
+		return nil
+	}
+	if len(results) == 1 {
+		return results[0]
+	}
+	out := &Result{Profile: results[0].Profile, Codes: map[string]int64{}, Start: results[0].Start, End: results[0].End,
+		Environment: results[0].Environment}
+	pick := func(f func(*Result) float64) float64 {
+		v := make([]float64, len(results))
+		for i, r := range results {
+			v[i] = f(r)
+		}
+		sort.Float64s(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	for _, r := range results {
+		out.Requests += r.Requests
+		out.Errors += r.Errors
+		for k, n := range r.Codes {
+			out.Codes[k] += n
+		}
+		for k, n := range r.ErrorCodes {
+			if out.ErrorCodes == nil {
+				out.ErrorCodes = map[string]int64{}
+			}
+			out.ErrorCodes[k] += n
+		}
+		if r.Start.Before(out.Start) {
+			out.Start = r.Start
+		}
+		if r.End.After(out.End) {
+			out.End = r.End
+		}
+		if r.Environment.OtherTenantsPercent > out.Environment.OtherTenantsPercent {
+			out.Environment = r.Environment
+		}
+		out.Cancelled = out.Cancelled || r.Cancelled
+	}
+	out.QPS = pick(func(r *Result) float64 { return r.QPS })
+	out.Latency = Latency{
+		Min:  pick(func(r *Result) float64 { return r.Latency.Min }),
+		Mean: pick(func(r *Result) float64 { return r.Latency.Mean }),
+		Max:  pick(func(r *Result) float64 { return r.Latency.Max }),
+		P50:  pick(func(r *Result) float64 { return r.Latency.P50 }),
+		P90:  pick(func(r *Result) float64 { return r.Latency.P90 }),
+		P99:  pick(func(r *Result) float64 { return r.Latency.P99 }),
+		P999: pick(func(r *Result) float64 { return r.Latency.P999 }),
+	}
+	return out
 }

@@ -58,6 +58,9 @@ type MeshOptions struct {
 	ProxyConcurrency int
 	// ProxyStderr receives the subprocess sidecars' logs (discarded when nil).
 	ProxyStderr io.Writer
+	// Rounds repeats the three runs, interleaved (direct, one proxy, two proxies, direct, …), and
+	// reports each configuration's median (see Median). Default 1, at most 9.
+	Rounds int
 }
 
 // MeshResult holds the three results of RunMesh and their comparison with the direct run.
@@ -66,6 +69,8 @@ type MeshResult struct {
 	Results []*Result `json:"results"`
 	// Comparison compares them with the direct run.
 	Comparison *Comparison `json:"comparison"`
+	// Rounds holds every round's three results when Rounds > 1.
+	Rounds [][]*Result `json:"rounds,omitempty"`
 }
 
 // target is the service under test, resolved from the designs.
@@ -126,6 +131,12 @@ func RunMesh(ctx context.Context, o MeshOptions) (*MeshResult, error) {
 	}
 	if o.Path == "" {
 		o.Path = "/"
+	}
+	if o.Rounds == 0 {
+		o.Rounds = 1
+	}
+	if o.Rounds < 0 || o.Rounds > 9 {
+		return nil, fmt.Errorf("--rounds %d: expected 1 to 9", o.Rounds)
 	}
 	if !strings.HasPrefix(o.Path, "/") {
 		return nil, fmt.Errorf("--path %q: expected an absolute path starting with /", o.Path)
@@ -213,30 +224,47 @@ func RunMesh(ctx context.Context, o MeshOptions) (*MeshResult, error) {
 		{ConfigSidecarToSidecar, "http://" + clientCfg.Outbound + o.Path, nil},
 	}
 	out := &MeshResult{}
-	for _, r := range runs {
-		p := o.Profile
-		p.Name, p.URL = r.name, r.url
-		p.ExtraPIDs = append(append([]int(nil), o.Profile.ExtraPIDs...), sidecars.pids...)
-		p.Headers = map[string]string{}
-		for k, v := range o.Profile.Headers {
-			p.Headers[k] = v
+	for round := 1; round <= o.Rounds; round++ {
+		var results []*Result
+		for _, r := range runs {
+			p := o.Profile
+			p.Name, p.URL = r.name, r.url
+			p.ExtraPIDs = append(append([]int(nil), o.Profile.ExtraPIDs...), sidecars.pids...)
+			p.Headers = map[string]string{}
+			for k, v := range o.Profile.Headers {
+				p.Headers[k] = v
+			}
+			for k, v := range r.headers {
+				p.Headers[k] = v
+			}
+			if _, ok := p.Headers["Host"]; !ok && r.name != ConfigDirect {
+				p.Headers["Host"] = host
+			}
+			var progress func(Progress)
+			if o.Progress != nil {
+				label := r.name
+				if o.Rounds > 1 {
+					label = fmt.Sprintf("round %d/%d %s", round, o.Rounds, r.name)
+				}
+				progress = func(pr Progress) { o.Progress(label, pr) }
+			}
+			res, err := Run(ctx, p, progress)
+			if err != nil {
+				return nil, fmt.Errorf("perf mesh: %w", err)
+			}
+			results = append(results, res)
 		}
-		for k, v := range r.headers {
-			p.Headers[k] = v
+		out.Rounds = append(out.Rounds, results)
+	}
+	for i := range runs {
+		var same []*Result
+		for _, round := range out.Rounds {
+			same = append(same, round[i])
 		}
-		if _, ok := p.Headers["Host"]; !ok && r.name != ConfigDirect {
-			p.Headers["Host"] = host
-		}
-		var progress func(Progress)
-		if o.Progress != nil {
-			name := r.name
-			progress = func(pr Progress) { o.Progress(name, pr) }
-		}
-		res, err := Run(ctx, p, progress)
-		if err != nil {
-			return nil, fmt.Errorf("perf mesh: %w", err)
-		}
-		out.Results = append(out.Results, res)
+		out.Results = append(out.Results, Median(same...))
+	}
+	if o.Rounds == 1 {
+		out.Rounds = nil
 	}
 	out.Comparison, err = Compare(out.Results[0], out.Results[1:]...)
 	return out, err

@@ -37,14 +37,17 @@ func TestRunMeshSideBySide(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := perf.RunMesh(context.Background(), perf.MeshOptions{
-		Designs: designs, Service: "reviews", From: "frontend",
-		Profile: perf.Profile{QPS: 300, Connections: 4, Duration: time.Second},
+		Designs: designs, Service: "reviews", From: "frontend", Rounds: 2,
+		Profile: perf.Profile{QPS: 300, Connections: 4, Duration: 700 * time.Millisecond},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Results) != 3 {
-		t.Fatalf("%d results, want 3", len(res.Results))
+	if len(res.Results) != 3 || len(res.Rounds) != 2 || len(res.Rounds[1]) != 3 {
+		t.Fatalf("%d results, %d rounds; want 3 medians of 2 interleaved rounds", len(res.Results), len(res.Rounds))
+	}
+	if sum := res.Rounds[0][2].Requests + res.Rounds[1][2].Requests; res.Results[2].Requests != sum {
+		t.Errorf("median result has %d requests, want the rounds' sum %d", res.Results[2].Requests, sum)
 	}
 	for i, want := range []string{perf.ConfigDirect, perf.ConfigOneProxy, perf.ConfigSidecarToSidecar} {
 		r := res.Results[i]

@@ -173,3 +173,23 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		t.Error("unknown fields accepted")
 	}
 }
+
+func TestMedianOfRounds(t *testing.T) {
+	a := synthetic("direct", 1000, 0.3, 1.0, 2.0, 100, 1)
+	b := synthetic("direct", 3000, 0.1, 3.0, 9.0, 300, 0)
+	c := synthetic("direct", 2000, 0.2, 2.0, 4.0, 200, 2)
+	a.Environment.OtherTenantsPercent, b.Environment.OtherTenantsPercent = 3, 12
+	m := perf.Median(a, b, c)
+	if m.QPS != 2000 || m.Latency.P50 != 0.2 || m.Latency.P99 != 2.0 || m.Latency.P999 != 4.0 {
+		t.Errorf("median = qps %.0f latency %+v, want the middle values", m.QPS, m.Latency)
+	}
+	if m.Requests != 600 || m.Errors != 3 {
+		t.Errorf("requests %d errors %d, want sums 600 and 3", m.Requests, m.Errors)
+	}
+	if !m.Environment.Noisy() && m.Environment.OtherTenantsPercent != 12 {
+		t.Errorf("environment %+v, want the noisiest round's", m.Environment)
+	}
+	if perf.Median() != nil || perf.Median(a) != a {
+		t.Error("Median of zero or one result")
+	}
+}

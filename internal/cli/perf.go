@@ -241,7 +241,7 @@ func newPerfMeshCmd() *cobra.Command {
 		designFile, service, from, path   string
 		upstream, logLevel, saveDirectory string
 		subprocess                        bool
-		proxyConcurrency                  int
+		proxyConcurrency, rounds          int
 	)
 	cmd := &cobra.Command{
 		Use:   "mesh --design FILE --service NAME [flags]",
@@ -274,7 +274,7 @@ sidecar to the service's sidecar (two proxies), and print the comparison with th
 			}
 			stderr := cmd.ErrOrStderr()
 			res, err := perf.RunMesh(cmd.Context(), perf.MeshOptions{
-				Designs: designs, Service: service, From: from, Path: path, Profile: p, Upstream: upstream,
+				Designs: designs, Service: service, From: from, Path: path, Profile: p, Upstream: upstream, Rounds: rounds,
 				Logger:   slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})),
 				Progress: func(config string, pr perf.Progress) { stderrProgress(stderr, config)(pr) },
 			})
@@ -310,6 +310,7 @@ sidecar to the service's sidecar (two proxies), and print the comparison with th
 	f.StringVar(&upstream, "upstream", "", "existing application (loopback host:port) instead of the built-in test server")
 	f.StringVar(&saveDirectory, "save", "", "directory to store the three results as <config>.json for `perf compare`")
 	f.StringVar(&logLevel, "log-level", "warn", "log level of the control plane and in-process proxies")
+	f.IntVar(&rounds, "rounds", 1, "interleaved rounds (direct, one proxy, two proxies, …); each configuration's median is reported (max 9)")
 	f.BoolVar(&subprocess, "subprocess", false, "run the sidecars as `trellis proxy` subprocesses (own runtime and GC) instead of in this process")
 	f.IntVar(&proxyConcurrency, "proxy-concurrency", 1, "GOMAXPROCS of each subprocess sidecar (0 = all CPUs)")
 	return cmd
