@@ -1,5 +1,6 @@
-// Package gatewayapi imports Gateway API mesh routes (GAMMA: HTTPRoute and GRPCRoute of
-// gateway.networking.k8s.io with a Service parentRef) into Trellis designs.
+// Package gatewayapi imports Gateway API mesh routes (GAMMA: HTTPRoute, GRPCRoute and the
+// experimental TCPRoute of gateway.networking.k8s.io with a Service parentRef) into Trellis
+// designs.
 //
 // Routes of every HTTPRoute attached to one Service are merged into one ordered list following the
 // Gateway API precedence rules (exact path, then longest prefix, then method, then most header
@@ -20,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwv1alpha2 "sigs.k8s.io/gateway-api/apis/v1alpha2"
 
 	"github.com/trellis-mesh/trellis/adapters"
 	"github.com/trellis-mesh/trellis/spec"
@@ -118,6 +120,13 @@ func Import(ctx context.Context, objs []*unstructured.Unstructured, opts Options
 				continue
 			}
 			im.grpcRoute(&r, ref)
+		case "TCPRoute":
+			var r gwv1alpha2.TCPRoute
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &r); err != nil {
+				im.warn(ref, "", adapters.SeverityError, "not a valid TCPRoute: %v; skipped", err)
+				continue
+			}
+			im.tcpRoute(&r, ref)
 		default:
 			im.warn(ref, "", adapters.SeverityInfo, "%s is not a mesh route; skipped", gvk.Kind)
 		}
@@ -569,6 +578,7 @@ func (im *importer) buildTraffic() {
 			if len(rt.Match) < j-i {
 				rt.Match = nil // one of the matches takes everything: the route is a catch-all
 			}
+			im.fitPrefixRewrite(&rt, info.path)
 			if len(rt.Backends) == 0 {
 				im.warn(info.path+".backendRefs", adapters.FeatureWeightedSplit, adapters.SeverityError,
 					"a rule without usable backends answers 500 in the Gateway API; designs cannot express that, the rule is dropped")
@@ -705,4 +715,75 @@ func majorityNamespace(objs []*unstructured.Unstructured) string {
 		}
 	}
 	return best
+}
+
+// fitPrefixRewrite makes a ReplacePrefixMatch rewrite hold in the design, whose prefix rewrite
+// needs every match to be a path prefix. A rule without matches matches the prefix "/" in the
+// Gateway API, so it gets that match; a lone exact path becomes a full-path rewrite (the whole
+// path is the prefix being replaced); any other match cannot carry it (the Gateway API itself
+// rejects such a rule), so the path rewrite is dropped with an error-level warning.
+func (im *importer) fitPrefixRewrite(rt *spec.Route, path string) {
+	if rt.Rewrite == nil || rt.Rewrite.Prefix == "" {
+		return
+	}
+	if len(rt.Match) == 0 {
+		rt.Match = []spec.Match{{Path: &spec.PathMatch{Prefix: "/"}}}
+		return
+	}
+	allPrefix := true
+	for _, m := range rt.Match {
+		if m.Path == nil || m.Path.Prefix == "" {
+			allPrefix = false
+		}
+	}
+	if allPrefix {
+		return
+	}
+	rw := *rt.Rewrite
+	rt.Rewrite = &rw
+	if len(rt.Match) == 1 && rt.Match[0].Path != nil && rt.Match[0].Path.Exact != "" {
+		rw.FullPath, rw.Prefix = rw.Prefix, ""
+		im.warn(path+".filters", adapters.FeaturePathMatch, adapters.SeverityInfo,
+			"ReplacePrefixMatch %q on the exact path %q replaces the whole path: imported as a full-path rewrite", rw.FullPath, rt.Match[0].Path.Exact)
+		return
+	}
+	im.warn(path+".filters", adapters.FeaturePathMatch, adapters.SeverityError,
+		"ReplacePrefixMatch %q needs PathPrefix matches (the Gateway API rejects it with other matches); the path rewrite is dropped", rw.Prefix)
+	rw.Prefix = ""
+	if rw == (spec.Rewrite{}) {
+		rt.Rewrite = nil
+	}
+}
+
+// tcpRoute imports a GAMMA TCPRoute (a Service parent, experimental channel): its first rule's
+// weighted backends become the one route of a tcp service. TCPRoutes have no matches, so later
+// rules are never chosen for a Service parent and are reported.
+func (im *importer) tcpRoute(r *gwv1alpha2.TCPRoute, ref string) {
+	routeNS := nsOr(r.Namespace, im.ns)
+	parents := im.parents(r.Spec.ParentRefs, routeNS, ref)
+	if len(parents) == 0 || len(r.Spec.Rules) == 0 {
+		return
+	}
+	for ri := 1; ri < len(r.Spec.Rules); ri++ {
+		im.warn(fmt.Sprintf("%s.spec.rules[%d]", ref, ri), adapters.FeatureWeightedSplit, adapters.SeverityWarning,
+			"a TCPRoute has no matches: only its first rule carries traffic for a Service parent; dropped")
+	}
+	rule := r.Spec.Rules[0]
+	path := ref + ".spec.rules[0]"
+	refs := make([]gwv1.HTTPBackendRef, 0, len(rule.BackendRefs))
+	for _, b := range rule.BackendRefs {
+		refs = append(refs, gwv1.HTTPBackendRef{BackendRef: b})
+	}
+	info := &ruleInfo{path: path, backends: im.backends(refs, nil, path, spec.ProtocolTCP)}
+	for _, p := range parents {
+		port := int32(0)
+		if p.Port != nil {
+			port = int32(*p.Port)
+		}
+		im.service(string(p.Name), spec.ProtocolTCP, port, ref)
+		im.entries[string(p.Name)] = append(im.entries[string(p.Name)], &entry{
+			parent: string(p.Name), route: routeNS + "/" + r.Name, created: r.CreationTimestamp.Time,
+			ruleName: ruleName(r.Name, rule.Name, 0), rule: info,
+		})
+	}
 }
