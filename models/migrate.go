@@ -46,6 +46,28 @@ var migrations = []migration{
 	{6, "create performance profiles and results", func(tx *gorm.DB) error {
 		return tx.Migrator().CreateTable(&PerfProfile{}, &PerfResult{})
 	}},
+	{7, "deployment options and finding locations", func(tx *gorm.DB) error {
+		// Databases created after this step was written got the columns from steps 4 and 5.
+		return addColumns(tx, map[any][]string{
+			&Deployment{}: {"DryRun", "Prune", "OperationID"},
+			&Finding{}:    {"Object", "Line", "Column", "SuppressReason"},
+		})
+	}},
+}
+
+// addColumns adds the fields' columns to their tables unless they exist.
+func addColumns(tx *gorm.DB, cols map[any][]string) error {
+	for model, fields := range cols {
+		for _, f := range fields {
+			if tx.Migrator().HasColumn(model, f) {
+				continue
+			}
+			if err := tx.Migrator().AddColumn(model, f); err != nil {
+				return fmt.Errorf("adding column %s: %w", f, err)
+			}
+		}
+	}
+	return nil
 }
 
 // MigrationStatus is one schema step and whether it has been applied.

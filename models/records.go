@@ -90,6 +90,12 @@ type Deployment struct {
 	Applied string `gorm:"type:text;not null"`
 	// Error is the failure message, if any.
 	Error string `gorm:"type:text;not null"`
+	// DryRun is true for a server-side dry run (nothing was persisted in the cluster).
+	DryRun bool `gorm:"not null;default:false"`
+	// Prune is true when objects the design no longer generates were deleted.
+	Prune bool `gorm:"not null;default:false"`
+	// OperationID is the long-running operation that ran the deployment.
+	OperationID string `gorm:"size:64;not null;default:''"`
 	// Actor started the deployment.
 	Actor string `gorm:"size:253;not null"`
 	// CreatedAt is when the deployment started.
@@ -116,8 +122,16 @@ type Finding struct {
 	Path string `gorm:"type:text;not null"`
 	// Message explains the finding.
 	Message string `gorm:"type:text;not null"`
+	// Object is the generated object concerned, for mesh rules ("" otherwise).
+	Object string `gorm:"type:text;not null;default:''"`
+	// Line is the finding's line in the design's canonical YAML (0 when unknown).
+	Line int `gorm:"not null;default:0"`
+	// Column is the finding's column (0 when unknown).
+	Column int `gorm:"not null;default:0"`
 	// Suppressed is true when an ignore annotation silenced the finding.
 	Suppressed bool `gorm:"not null"`
+	// SuppressReason is the ignore annotation's reason.
+	SuppressReason string `gorm:"type:text;not null;default:''"`
 	// CreatedAt is when the check ran.
 	CreatedAt time.Time `gorm:"not null"`
 }

@@ -58,7 +58,7 @@ func (s *Server) loadExamples(ctx context.Context, dirs []string) error {
 			if err != nil {
 				return fmt.Errorf("rendering example %s: %w", f, err)
 			}
-			_, err = s.store.SaveDesign(ctx, d.Metadata.Name, b, 0, models.RevisionInfo{
+			res, err := s.store.SaveDesign(ctx, d.Metadata.Name, b, 0, models.RevisionInfo{
 				Author: ExamplesAuthor, Message: "loaded from " + filepath.Base(f),
 			})
 			if errors.Is(err, models.ErrConflict) {
@@ -67,6 +67,9 @@ func (s *Server) loadExamples(ctx context.Context, dirs []string) error {
 			}
 			if err != nil {
 				return fmt.Errorf("saving example %s: %w", f, err)
+			}
+			if err := s.resolver.RecordFindings(ctx, res.Revision); err != nil {
+				s.log.WarnContext(ctx, "storing the findings of an example design", slog.String("design", d.Metadata.Name), slog.String("error", err.Error()))
 			}
 			loaded++
 		}

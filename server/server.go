@@ -103,6 +103,8 @@ type Server struct {
 	policyEngine *policies.Engine
 	policyErr    error
 
+	resolver *graph.Resolver
+
 	xds   *controlplane.Server
 	xdsMu sync.Mutex // serialises snapshot refreshes
 
@@ -145,6 +147,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, store: store, metrics: newMetrics(), mux: http.NewServeMux(),
 		designs: &live.Broker[model.DesignChange]{}, ops: live.NewOperations(),
 		xds: controlplane.New(controlplane.Options{Logger: cfg.Logger.With(slog.String("component", "xds"))})}
+	s.resolver = &graph.Resolver{
+		Store: s.store, Designs: s.designs, Operations: s.ops, Logger: s.log, Policies: s.policies, Kubeconfig: cfg.Kubeconfig,
+	}
 	if err := s.bootstrap(ctx); err != nil {
 		_ = store.Close()
 		return nil, err
@@ -210,9 +215,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 // graphqlHandler builds the gqlgen server: POST and websocket (graphql-transport-ws and legacy
 // graphql-ws) transports, complexity and depth limits, per-response dataloaders and metrics.
 func (s *Server) graphqlHandler() http.Handler {
-	cfg := generated.Config{Resolvers: &graph.Resolver{
-		Store: s.store, Designs: s.designs, Operations: s.ops, Logger: s.log, Policies: s.policies,
-	}}
+	cfg := generated.Config{Resolvers: s.resolver}
 	cfg.Directives.HasRole = graph.HasRole
 	pageCost := func(child int, first, last *int) int {
 		n := 20

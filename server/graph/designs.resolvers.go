@@ -8,11 +8,13 @@ package graph
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
 	"github.com/pmezard/go-difflib/difflib"
 	"github.com/trellis-mesh/trellis/models"
+	"github.com/trellis-mesh/trellis/policies"
 	"github.com/trellis-mesh/trellis/server/graph/generated"
 	"github.com/trellis-mesh/trellis/server/graph/model"
 )
@@ -90,6 +92,29 @@ func (r *designRevisionResolver) Parent(ctx context.Context, obj *models.DesignR
 	return p, nil
 }
 
+// Findings is the resolver for the findings field.
+func (r *designRevisionResolver) Findings(ctx context.Context, obj *models.DesignRevision) ([]*policies.Finding, error) {
+	rows, err := r.Store.FindingsByRevision(ctx, []int64{obj.ID})
+	if err != nil {
+		return nil, r.toGraphQLError(ctx, err)
+	}
+	var engine *policies.Engine
+	if len(rows[obj.ID]) > 0 {
+		if engine, err = r.Policies(ctx); err != nil {
+			return nil, r.toGraphQLError(ctx, err)
+		}
+	}
+	design := ""
+	if d, ok, err := r.loadersFor(ctx).designByID.load(ctx, obj.DesignID); err == nil && ok {
+		design = d.Name
+	}
+	out := make([]*policies.Finding, 0, len(rows[obj.ID]))
+	for _, f := range rows[obj.ID] {
+		out = append(out, findingOf(f, design, engine))
+	}
+	return out, nil
+}
+
 // SaveDesign is the resolver for the saveDesign field.
 func (r *mutationResolver) SaveDesign(ctx context.Context, input model.SaveDesignInput) (*model.SaveDesignPayload, error) {
 	actor := actorName(ctx)
@@ -99,6 +124,9 @@ func (r *mutationResolver) SaveDesign(ctx context.Context, input model.SaveDesig
 		return nil, r.toGraphQLError(ctx, err)
 	}
 	if res.Created {
+		if err := r.RecordFindings(ctx, res.Revision); err != nil {
+			r.logger().WarnContext(ctx, "storing the findings of a saved revision", slog.String("design", input.Name), slog.String("error", err.Error()))
+		}
 		r.publish(model.DesignChange{Kind: model.DesignChangeKindSaved, Name: input.Name, Revision: res.Revision.Number, Actor: actor, Time: res.Revision.CreatedAt})
 	}
 	return &model.SaveDesignPayload{Revision: res.Revision, Created: res.Created}, nil

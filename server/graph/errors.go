@@ -26,6 +26,11 @@ const (
 	CodeUnauthenticated = "UNAUTHENTICATED"
 	// CodeBadInput: an argument is invalid.
 	CodeBadInput = "BAD_INPUT"
+	// CodePolicyFailed: a deployment was refused because the policy check found unsuppressed
+	// errors; extensions.findings lists them.
+	CodePolicyFailed = "POLICY_FAILED"
+	// CodeClusterUnavailable: the cluster could not be reached or read; the message says why.
+	CodeClusterUnavailable = "CLUSTER_UNAVAILABLE"
 	// CodeInternal: an unexpected failure (details are logged, not returned).
 	CodeInternal = "INTERNAL"
 )

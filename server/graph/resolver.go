@@ -25,4 +25,7 @@ type Resolver struct {
 	Logger *slog.Logger
 	// Policies returns the policy engine (compiled once, on first use).
 	Policies func(ctx context.Context) (*policies.Engine, error)
+	// Kubeconfig is the kubeconfig whose contexts are the clusters deployments go to ("":
+	// $KUBECONFIG, else ~/.kube/config).
+	Kubeconfig string
 }

@@ -59,6 +59,11 @@ type ComplexityRoot struct {
 		Role func(childComplexity int) int
 	}
 
+	AppliedObject struct {
+		Action func(childComplexity int) int
+		Object func(childComplexity int) int
+	}
+
 	CapabilityCell struct {
 		Mesh    func(childComplexity int) int
 		Note    func(childComplexity int) int
@@ -85,6 +90,14 @@ type ComplexityRoot struct {
 		Warnings func(childComplexity int) int
 	}
 
+	Cluster struct {
+		Current   func(childComplexity int) int
+		Error     func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Reachable func(childComplexity int) int
+		Server    func(childComplexity int) int
+	}
+
 	CreateTokenPayload struct {
 		Record func(childComplexity int) int
 		Token  func(childComplexity int) int
@@ -93,6 +106,23 @@ type ComplexityRoot struct {
 	DeleteDesignPayload struct {
 		Deleted func(childComplexity int) int
 		Name    func(childComplexity int) int
+	}
+
+	Deployment struct {
+		Actor       func(childComplexity int) int
+		Applied     func(childComplexity int) int
+		Cluster     func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		Design      func(childComplexity int) int
+		DryRun      func(childComplexity int) int
+		Error       func(childComplexity int) int
+		FinishedAt  func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Mesh        func(childComplexity int) int
+		OperationID func(childComplexity int) int
+		Prune       func(childComplexity int) int
+		Revision    func(childComplexity int) int
+		Status      func(childComplexity int) int
 	}
 
 	Design struct {
@@ -129,6 +159,7 @@ type ComplexityRoot struct {
 		Content   func(childComplexity int) int
 		CreatedAt func(childComplexity int) int
 		Design    func(childComplexity int) int
+		Findings  func(childComplexity int) int
 		Message   func(childComplexity int) int
 		Number    func(childComplexity int) int
 		Parent    func(childComplexity int) int
@@ -141,6 +172,21 @@ type ComplexityRoot struct {
 		Identical func(childComplexity int) int
 		To        func(childComplexity int) int
 		Unified   func(childComplexity int) int
+	}
+
+	Drift struct {
+		Changes  func(childComplexity int) int
+		Cluster  func(childComplexity int) int
+		Design   func(childComplexity int) int
+		InSync   func(childComplexity int) int
+		Mesh     func(childComplexity int) int
+		Revision func(childComplexity int) int
+	}
+
+	DriftChange struct {
+		Diff   func(childComplexity int) int
+		Kind   func(childComplexity int) int
+		Object func(childComplexity int) int
 	}
 
 	Event struct {
@@ -182,6 +228,7 @@ type ComplexityRoot struct {
 		CreateToken       func(childComplexity int, name string, role model.Role) int
 		DeleteDesign      func(childComplexity int, name string, expectedRevision int) int
 		DeleteToken       func(childComplexity int, name string) int
+		Deploy            func(childComplexity int, design string, revision *int, mesh string, cluster string, dryRun *bool, prune *bool, force *bool, options *model.TranslateOptions) int
 		Ping              func(childComplexity int) int
 		SaveDesign        func(childComplexity int, input model.SaveDesignInput) int
 		StartTranslateAll func(childComplexity int, input model.TranslateAllInput) int
@@ -228,9 +275,12 @@ type ComplexityRoot struct {
 	Query struct {
 		Capabilities func(childComplexity int) int
 		Check        func(childComplexity int, design string, revision *int, meshes []string) int
+		Clusters     func(childComplexity int) int
+		Deployments  func(childComplexity int, design string, first *int) int
 		Design       func(childComplexity int, name string) int
 		Designs      func(childComplexity int, first *int, after *string, last *int, before *string) int
 		Diff         func(childComplexity int, design string, from int, to *int) int
+		Drift        func(childComplexity int, design string, revision *int, mesh string, cluster string) int
 		Events       func(childComplexity int, filter *model.EventFilter, first *int, after *string, last *int, before *string) int
 		Me           func(childComplexity int) int
 		Operation    func(childComplexity int, id string) int
@@ -310,6 +360,7 @@ type DesignResolver interface {
 type DesignRevisionResolver interface {
 	Design(ctx context.Context, obj *models.DesignRevision) (*models.Design, error)
 	Parent(ctx context.Context, obj *models.DesignRevision) (*models.DesignRevision, error)
+	Findings(ctx context.Context, obj *models.DesignRevision) ([]*policies.Finding, error)
 }
 type EventResolver interface {
 	ID(ctx context.Context, obj *models.Event) (string, error)
@@ -329,6 +380,7 @@ type FindingResolver interface {
 }
 type MutationResolver interface {
 	Ping(ctx context.Context) (bool, error)
+	Deploy(ctx context.Context, design string, revision *int, mesh string, cluster string, dryRun *bool, prune *bool, force *bool, options *model.TranslateOptions) (*model.Operation, error)
 	SaveDesign(ctx context.Context, input model.SaveDesignInput) (*model.SaveDesignPayload, error)
 	DeleteDesign(ctx context.Context, name string, expectedRevision int) (*model.DeleteDesignPayload, error)
 	StartTranslateAll(ctx context.Context, input model.TranslateAllInput) (*model.Operation, error)
@@ -344,6 +396,9 @@ type QueryResolver interface {
 	Me(ctx context.Context) (*model.Actor, error)
 	Capabilities(ctx context.Context) (*model.CapabilityMatrix, error)
 	Policies(ctx context.Context) ([]*policies.Rule, error)
+	Clusters(ctx context.Context) ([]*model.Cluster, error)
+	Deployments(ctx context.Context, design string, first *int) ([]*model.Deployment, error)
+	Drift(ctx context.Context, design string, revision *int, mesh string, cluster string) (*model.Drift, error)
 	Design(ctx context.Context, name string) (*models.Design, error)
 	Designs(ctx context.Context, first *int, after *string, last *int, before *string) (*model.DesignConnection, error)
 	Diff(ctx context.Context, design string, from int, to *int) (*model.Diff, error)
@@ -416,6 +471,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Actor.Role(childComplexity), true
+
+	case "AppliedObject.action":
+		if e.ComplexityRoot.AppliedObject.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppliedObject.Action(childComplexity), true
+	case "AppliedObject.object":
+		if e.ComplexityRoot.AppliedObject.Object == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppliedObject.Object(childComplexity), true
 
 	case "CapabilityCell.mesh":
 		if e.ComplexityRoot.CapabilityCell.Mesh == nil {
@@ -505,6 +573,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CheckResult.Warnings(childComplexity), true
 
+	case "Cluster.current":
+		if e.ComplexityRoot.Cluster.Current == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cluster.Current(childComplexity), true
+	case "Cluster.error":
+		if e.ComplexityRoot.Cluster.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cluster.Error(childComplexity), true
+	case "Cluster.name":
+		if e.ComplexityRoot.Cluster.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cluster.Name(childComplexity), true
+	case "Cluster.reachable":
+		if e.ComplexityRoot.Cluster.Reachable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cluster.Reachable(childComplexity), true
+	case "Cluster.server":
+		if e.ComplexityRoot.Cluster.Server == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cluster.Server(childComplexity), true
+
 	case "CreateTokenPayload.record":
 		if e.ComplexityRoot.CreateTokenPayload.Record == nil {
 			break
@@ -530,6 +629,91 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeleteDesignPayload.Name(childComplexity), true
+
+	case "Deployment.actor":
+		if e.ComplexityRoot.Deployment.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.Actor(childComplexity), true
+	case "Deployment.applied":
+		if e.ComplexityRoot.Deployment.Applied == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.Applied(childComplexity), true
+	case "Deployment.cluster":
+		if e.ComplexityRoot.Deployment.Cluster == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.Cluster(childComplexity), true
+	case "Deployment.createdAt":
+		if e.ComplexityRoot.Deployment.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.CreatedAt(childComplexity), true
+	case "Deployment.design":
+		if e.ComplexityRoot.Deployment.Design == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.Design(childComplexity), true
+	case "Deployment.dryRun":
+		if e.ComplexityRoot.Deployment.DryRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.DryRun(childComplexity), true
+	case "Deployment.error":
+		if e.ComplexityRoot.Deployment.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.Error(childComplexity), true
+	case "Deployment.finishedAt":
+		if e.ComplexityRoot.Deployment.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.FinishedAt(childComplexity), true
+	case "Deployment.id":
+		if e.ComplexityRoot.Deployment.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.ID(childComplexity), true
+	case "Deployment.mesh":
+		if e.ComplexityRoot.Deployment.Mesh == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.Mesh(childComplexity), true
+	case "Deployment.operationId":
+		if e.ComplexityRoot.Deployment.OperationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.OperationID(childComplexity), true
+	case "Deployment.prune":
+		if e.ComplexityRoot.Deployment.Prune == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.Prune(childComplexity), true
+	case "Deployment.revision":
+		if e.ComplexityRoot.Deployment.Revision == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.Revision(childComplexity), true
+	case "Deployment.status":
+		if e.ComplexityRoot.Deployment.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.Status(childComplexity), true
 
 	case "Design.createdAt":
 		if e.ComplexityRoot.Design.CreatedAt == nil {
@@ -671,6 +855,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DesignRevision.Design(childComplexity), true
+	case "DesignRevision.findings":
+		if e.ComplexityRoot.DesignRevision.Findings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DesignRevision.Findings(childComplexity), true
 	case "DesignRevision.message":
 		if e.ComplexityRoot.DesignRevision.Message == nil {
 			break
@@ -726,6 +916,62 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Diff.Unified(childComplexity), true
+
+	case "Drift.changes":
+		if e.ComplexityRoot.Drift.Changes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Drift.Changes(childComplexity), true
+	case "Drift.cluster":
+		if e.ComplexityRoot.Drift.Cluster == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Drift.Cluster(childComplexity), true
+	case "Drift.design":
+		if e.ComplexityRoot.Drift.Design == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Drift.Design(childComplexity), true
+	case "Drift.inSync":
+		if e.ComplexityRoot.Drift.InSync == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Drift.InSync(childComplexity), true
+	case "Drift.mesh":
+		if e.ComplexityRoot.Drift.Mesh == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Drift.Mesh(childComplexity), true
+	case "Drift.revision":
+		if e.ComplexityRoot.Drift.Revision == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Drift.Revision(childComplexity), true
+
+	case "DriftChange.diff":
+		if e.ComplexityRoot.DriftChange.Diff == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DriftChange.Diff(childComplexity), true
+	case "DriftChange.kind":
+		if e.ComplexityRoot.DriftChange.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DriftChange.Kind(childComplexity), true
+	case "DriftChange.object":
+		if e.ComplexityRoot.DriftChange.Object == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DriftChange.Object(childComplexity), true
 
 	case "Event.action":
 		if e.ComplexityRoot.Event.Action == nil {
@@ -902,6 +1148,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteToken(childComplexity, args["name"].(string)), true
+	case "Mutation.deploy":
+		if e.ComplexityRoot.Mutation.Deploy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deploy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.Deploy(childComplexity, args["design"].(string), args["revision"].(*int), args["mesh"].(string), args["cluster"].(string), args["dryRun"].(*bool), args["prune"].(*bool), args["force"].(*bool), args["options"].(*model.TranslateOptions)), true
 	case "Mutation.ping":
 		if e.ComplexityRoot.Mutation.Ping == nil {
 			break
@@ -1108,6 +1365,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Check(childComplexity, args["design"].(string), args["revision"].(*int), args["meshes"].([]string)), true
+	case "Query.clusters":
+		if e.ComplexityRoot.Query.Clusters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Clusters(childComplexity), true
+	case "Query.deployments":
+		if e.ComplexityRoot.Query.Deployments == nil {
+			break
+		}
+
+		args, err := ec.field_Query_deployments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Deployments(childComplexity, args["design"].(string), args["first"].(*int)), true
 	case "Query.design":
 		if e.ComplexityRoot.Query.Design == nil {
 			break
@@ -1141,6 +1415,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Diff(childComplexity, args["design"].(string), args["from"].(int), args["to"].(*int)), true
+	case "Query.drift":
+		if e.ComplexityRoot.Query.Drift == nil {
+			break
+		}
+
+		args, err := ec.field_Query_drift_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Drift(childComplexity, args["design"].(string), args["revision"].(*int), args["mesh"].(string), args["cluster"].(string)), true
 	case "Query.events":
 		if e.ComplexityRoot.Query.Events == nil {
 			break
@@ -1563,6 +1848,96 @@ extend type Query {
   policies: [PolicyRule!]!
 }
 `, BuiltIn: false},
+	{Name: "../deployments.graphqls", Input: `# Clusters, deployments and drift.
+
+"A cluster deployments can go to: one context of the server's kubeconfig."
+type Cluster {
+  "The kubeconfig context's name."
+  name: String!
+  "The API server's URL."
+  server: String!
+  "True when the API server answered a version request (within 3 seconds)."
+  reachable: Boolean!
+  "Why the cluster is unreachable."
+  error: String
+  "True for the kubeconfig's current context."
+  current: Boolean!
+}
+
+"The state of a deployment."
+enum DeploymentStatus {
+  RUNNING
+  SUCCEEDED
+  FAILED
+}
+
+"One object changed (or, in a dry run, that would change) by a deployment."
+type AppliedObject {
+  "kind.group/namespace/name."
+  object: String!
+  "created, configured, unchanged or pruned."
+  action: String!
+}
+
+"One application of a design revision to a cluster through a mesh adapter."
+type Deployment {
+  id: ID!
+  design: String!
+  revision: Int!
+  mesh: String!
+  cluster: String!
+  status: DeploymentStatus!
+  dryRun: Boolean!
+  prune: Boolean!
+  "The changes made (or, in a dry run, that would be made)."
+  applied: [AppliedObject!]!
+  "Set when the deployment failed."
+  error: String
+  actor: String!
+  createdAt: Time!
+  finishedAt: Time
+  "The operation that ran it (kept in memory for an hour after it finishes)."
+  operationId: String
+}
+
+"How one generated object compares with the cluster."
+type DriftChange {
+  object: String!
+  "missing, drifted, in-sync or orphaned."
+  kind: String!
+  "A unified diff for drifted objects."
+  diff: String
+}
+
+type Drift {
+  design: String!
+  revision: Int!
+  mesh: String!
+  cluster: String!
+  "True when every generated object is in sync and nothing is orphaned."
+  inSync: Boolean!
+  changes: [DriftChange!]!
+}
+
+extend type Query {
+  "The contexts of the server's kubeconfig."
+  clusters: [Cluster!]!
+  "Deployments of a design, newest first."
+  deployments(design: String!, first: Int): [Deployment!]!
+  "Compares what a revision (0 or absent: the head) generates for a mesh with a cluster."
+  drift(design: String!, revision: Int, mesh: String!, cluster: String!): Drift!
+}
+
+extend type Mutation {
+  """
+  Translates a revision for a mesh and server-side applies it to a cluster (all or nothing) as an
+  operation reporting one progress event per object. Before a real (not dry-run) deployment the
+  policy check runs on the design and the mesh's output; an unsuppressed error finding refuses the
+  deployment with code POLICY_FAILED (extensions.findings) unless force is set (ADMIN only).
+  """
+  deploy(design: String!, revision: Int, mesh: String!, cluster: String!, dryRun: Boolean, prune: Boolean, force: Boolean, options: TranslateOptions): Operation! @hasRole(role: EDITOR)
+}
+`, BuiltIn: false},
 	{Name: "../designs.graphqls", Input: `# Designs and their immutable revisions.
 
 "A named design; its content lives in immutable revisions."
@@ -1594,6 +1969,8 @@ type DesignRevision {
   design: Design!
   "The previous revision (null for revision 1)."
   parent: DesignRevision
+  "Policy findings on the design itself, computed when the revision was saved."
+  findings: [Finding!]!
 }
 
 type DesignConnection {
@@ -1982,6 +2359,16 @@ func (ec *executionContext) childFields_Actor(ctx context.Context, field graphql
 	return nil, fmt.Errorf("no field named %q was found under type Actor", field.Name)
 }
 
+func (ec *executionContext) childFields_AppliedObject(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "object":
+		return ec.fieldContext_AppliedObject_object(ctx, field)
+	case "action":
+		return ec.fieldContext_AppliedObject_action(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AppliedObject", field.Name)
+}
+
 func (ec *executionContext) childFields_CapabilityCell(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "mesh":
@@ -2034,6 +2421,22 @@ func (ec *executionContext) childFields_CheckResult(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type CheckResult", field.Name)
 }
 
+func (ec *executionContext) childFields_Cluster(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Cluster_name(ctx, field)
+	case "server":
+		return ec.fieldContext_Cluster_server(ctx, field)
+	case "reachable":
+		return ec.fieldContext_Cluster_reachable(ctx, field)
+	case "error":
+		return ec.fieldContext_Cluster_error(ctx, field)
+	case "current":
+		return ec.fieldContext_Cluster_current(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Cluster", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateTokenPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "token":
@@ -2052,6 +2455,40 @@ func (ec *executionContext) childFields_DeleteDesignPayload(ctx context.Context,
 		return ec.fieldContext_DeleteDesignPayload_deleted(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeleteDesignPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Deployment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Deployment_id(ctx, field)
+	case "design":
+		return ec.fieldContext_Deployment_design(ctx, field)
+	case "revision":
+		return ec.fieldContext_Deployment_revision(ctx, field)
+	case "mesh":
+		return ec.fieldContext_Deployment_mesh(ctx, field)
+	case "cluster":
+		return ec.fieldContext_Deployment_cluster(ctx, field)
+	case "status":
+		return ec.fieldContext_Deployment_status(ctx, field)
+	case "dryRun":
+		return ec.fieldContext_Deployment_dryRun(ctx, field)
+	case "prune":
+		return ec.fieldContext_Deployment_prune(ctx, field)
+	case "applied":
+		return ec.fieldContext_Deployment_applied(ctx, field)
+	case "error":
+		return ec.fieldContext_Deployment_error(ctx, field)
+	case "actor":
+		return ec.fieldContext_Deployment_actor(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Deployment_createdAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_Deployment_finishedAt(ctx, field)
+	case "operationId":
+		return ec.fieldContext_Deployment_operationId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Deployment", field.Name)
 }
 
 func (ec *executionContext) childFields_Design(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2130,6 +2567,8 @@ func (ec *executionContext) childFields_DesignRevision(ctx context.Context, fiel
 		return ec.fieldContext_DesignRevision_design(ctx, field)
 	case "parent":
 		return ec.fieldContext_DesignRevision_parent(ctx, field)
+	case "findings":
+		return ec.fieldContext_DesignRevision_findings(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DesignRevision", field.Name)
 }
@@ -2148,6 +2587,36 @@ func (ec *executionContext) childFields_Diff(ctx context.Context, field graphql.
 		return ec.fieldContext_Diff_identical(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Diff", field.Name)
+}
+
+func (ec *executionContext) childFields_Drift(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "design":
+		return ec.fieldContext_Drift_design(ctx, field)
+	case "revision":
+		return ec.fieldContext_Drift_revision(ctx, field)
+	case "mesh":
+		return ec.fieldContext_Drift_mesh(ctx, field)
+	case "cluster":
+		return ec.fieldContext_Drift_cluster(ctx, field)
+	case "inSync":
+		return ec.fieldContext_Drift_inSync(ctx, field)
+	case "changes":
+		return ec.fieldContext_Drift_changes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Drift", field.Name)
+}
+
+func (ec *executionContext) childFields_DriftChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "object":
+		return ec.fieldContext_DriftChange_object(ctx, field)
+	case "kind":
+		return ec.fieldContext_DriftChange_kind(ctx, field)
+	case "diff":
+		return ec.fieldContext_DriftChange_diff(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DriftChange", field.Name)
 }
 
 func (ec *executionContext) childFields_Event(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2630,6 +3099,76 @@ func (ec *executionContext) field_Mutation_deleteToken_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deploy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "design",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["design"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "revision",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["revision"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "mesh",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["mesh"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "cluster",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["cluster"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "dryRun",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["dryRun"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "prune",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["prune"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "force",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["force"] = arg6
+	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "options",
+		func(ctx context.Context, v any) (*model.TranslateOptions, error) {
+			return ec.unmarshalOTranslateOptions2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐTranslateOptions(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["options"] = arg7
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_saveDesign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2699,6 +3238,28 @@ func (ec *executionContext) field_Query_check_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["meshes"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_deployments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "design",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["design"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
 	return args, nil
 }
 
@@ -2781,6 +3342,44 @@ func (ec *executionContext) field_Query_diff_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["to"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_drift_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "design",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["design"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "revision",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["revision"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "mesh",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["mesh"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "cluster",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["cluster"] = arg3
 	return args, nil
 }
 
@@ -3134,6 +3733,52 @@ func (ec *executionContext) _Actor_role(ctx context.Context, field graphql.Colle
 }
 func (ec *executionContext) fieldContext_Actor_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Actor", field, false, false, errors.New("field of type Role does not have child fields"))
+}
+
+func (ec *executionContext) _AppliedObject_object(ctx context.Context, field graphql.CollectedField, obj *model.AppliedObject) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppliedObject_object(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Object, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppliedObject_object(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppliedObject", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AppliedObject_action(ctx context.Context, field graphql.CollectedField, obj *model.AppliedObject) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppliedObject_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppliedObject_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppliedObject", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _CapabilityCell_mesh(ctx context.Context, field graphql.CollectedField, obj *model.CapabilityCell) (ret graphql.Marshaler) {
@@ -3494,6 +4139,121 @@ func (ec *executionContext) fieldContext_CheckResult_warnings(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Cluster_name(ctx context.Context, field graphql.CollectedField, obj *model.Cluster) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Cluster_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Cluster_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Cluster", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Cluster_server(ctx context.Context, field graphql.CollectedField, obj *model.Cluster) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Cluster_server(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Server, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Cluster_server(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Cluster", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Cluster_reachable(ctx context.Context, field graphql.CollectedField, obj *model.Cluster) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Cluster_reachable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reachable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Cluster_reachable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Cluster", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Cluster_error(ctx context.Context, field graphql.CollectedField, obj *model.Cluster) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Cluster_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Cluster_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Cluster", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Cluster_current(ctx context.Context, field graphql.CollectedField, obj *model.Cluster) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Cluster_current(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Current, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Cluster_current(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Cluster", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _CreateTokenPayload_token(ctx context.Context, field graphql.CollectedField, obj *model.CreateTokenPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3593,6 +4353,337 @@ func (ec *executionContext) _DeleteDesignPayload_deleted(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_DeleteDesignPayload_deleted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DeleteDesignPayload", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Deployment_id(ctx context.Context, field graphql.CollectedField, obj *model.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Deployment_design(ctx context.Context, field graphql.CollectedField, obj *model.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_design(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Design, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_design(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Deployment_revision(ctx context.Context, field graphql.CollectedField, obj *model.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_revision(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Revision, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_revision(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Deployment_mesh(ctx context.Context, field graphql.CollectedField, obj *model.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_mesh(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mesh, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_mesh(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Deployment_cluster(ctx context.Context, field graphql.CollectedField, obj *model.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_cluster(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cluster, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_cluster(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Deployment_status(ctx context.Context, field graphql.CollectedField, obj *model.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.DeploymentStatus) graphql.Marshaler {
+			return ec.marshalNDeploymentStatus2githubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐDeploymentStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, errors.New("field of type DeploymentStatus does not have child fields"))
+}
+
+func (ec *executionContext) _Deployment_dryRun(ctx context.Context, field graphql.CollectedField, obj *model.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_dryRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DryRun, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_dryRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Deployment_prune(ctx context.Context, field graphql.CollectedField, obj *model.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_prune(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Prune, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_prune(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Deployment_applied(ctx context.Context, field graphql.CollectedField, obj *model.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_applied(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Applied, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.AppliedObject) graphql.Marshaler {
+			return ec.marshalNAppliedObject2ᚕᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐAppliedObjectᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_applied(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Deployment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AppliedObject(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Deployment_error(ctx context.Context, field graphql.CollectedField, obj *model.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Deployment_actor(ctx context.Context, field graphql.CollectedField, obj *model.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Deployment_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Deployment_finishedAt(ctx context.Context, field graphql.CollectedField, obj *model.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Deployment_operationId(ctx context.Context, field graphql.CollectedField, obj *model.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_operationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OperationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_operationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _Design_name(ctx context.Context, field graphql.CollectedField, obj *models.Design) (ret graphql.Marshaler) {
@@ -4266,6 +5357,38 @@ func (ec *executionContext) fieldContext_DesignRevision_parent(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _DesignRevision_findings(ctx context.Context, field graphql.CollectedField, obj *models.DesignRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DesignRevision_findings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DesignRevision().Findings(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*policies.Finding) graphql.Marshaler {
+			return ec.marshalNFinding2ᚕᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋpoliciesᚐFindingᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DesignRevision_findings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DesignRevision",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Finding(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Diff_design(ctx context.Context, field graphql.CollectedField, obj *model.Diff) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4379,6 +5502,222 @@ func (ec *executionContext) _Diff_identical(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_Diff_identical(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Diff", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Drift_design(ctx context.Context, field graphql.CollectedField, obj *model.Drift) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Drift_design(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Design, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Drift_design(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Drift", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Drift_revision(ctx context.Context, field graphql.CollectedField, obj *model.Drift) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Drift_revision(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Revision, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Drift_revision(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Drift", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Drift_mesh(ctx context.Context, field graphql.CollectedField, obj *model.Drift) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Drift_mesh(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mesh, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Drift_mesh(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Drift", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Drift_cluster(ctx context.Context, field graphql.CollectedField, obj *model.Drift) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Drift_cluster(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cluster, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Drift_cluster(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Drift", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Drift_inSync(ctx context.Context, field graphql.CollectedField, obj *model.Drift) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Drift_inSync(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InSync, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Drift_inSync(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Drift", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Drift_changes(ctx context.Context, field graphql.CollectedField, obj *model.Drift) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Drift_changes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Changes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DriftChange) graphql.Marshaler {
+			return ec.marshalNDriftChange2ᚕᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐDriftChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Drift_changes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Drift",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DriftChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DriftChange_object(ctx context.Context, field graphql.CollectedField, obj *model.DriftChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DriftChange_object(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Object, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DriftChange_object(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DriftChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DriftChange_kind(ctx context.Context, field graphql.CollectedField, obj *model.DriftChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DriftChange_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DriftChange_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DriftChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DriftChange_diff(ctx context.Context, field graphql.CollectedField, obj *model.DriftChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DriftChange_diff(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Diff, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DriftChange_diff(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DriftChange", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _Event_id(ctx context.Context, field graphql.CollectedField, obj *models.Event) (ret graphql.Marshaler) {
@@ -4976,6 +6315,68 @@ func (ec *executionContext) _Mutation_ping(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_Mutation_ping(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Mutation", field, true, true, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Mutation_deploy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deploy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().Deploy(ctx, fc.Args["design"].(string), fc.Args["revision"].(*int), fc.Args["mesh"].(string), fc.Args["cluster"].(string), fc.Args["dryRun"].(*bool), fc.Args["prune"].(*bool), fc.Args["force"].(*bool), fc.Args["options"].(*model.TranslateOptions))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐRole(ctx, "EDITOR")
+				if err != nil {
+					var zeroVal *model.Operation
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.Operation
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Operation) graphql.Marshaler {
+			return ec.marshalNOperation2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐOperation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deploy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Operation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deploy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Mutation_saveDesign(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -5987,6 +7388,126 @@ func (ec *executionContext) fieldContext_Query_policies(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PolicyRule(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_clusters(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_clusters(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Clusters(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Cluster) graphql.Marshaler {
+			return ec.marshalNCluster2ᚕᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐClusterᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_clusters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Cluster(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_deployments(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_deployments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Deployments(ctx, fc.Args["design"].(string), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Deployment) graphql.Marshaler {
+			return ec.marshalNDeployment2ᚕᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐDeploymentᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_deployments(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_deployments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_drift(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_drift(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Drift(ctx, fc.Args["design"].(string), fc.Args["revision"].(*int), fc.Args["mesh"].(string), fc.Args["cluster"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Drift) graphql.Marshaler {
+			return ec.marshalNDrift2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐDrift(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_drift(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Drift(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_drift_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -8733,6 +10254,49 @@ func (ec *executionContext) _Actor(ctx context.Context, sel ast.SelectionSet, ob
 	return out
 }
 
+var appliedObjectImplementors = []string{"AppliedObject"}
+
+func (ec *executionContext) _AppliedObject(ctx context.Context, sel ast.SelectionSet, obj *model.AppliedObject) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, appliedObjectImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AppliedObject")
+		case "object":
+			out.Values[i] = ec._AppliedObject_object(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "action":
+			out.Values[i] = ec._AppliedObject_action(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var capabilityCellImplementors = []string{"CapabilityCell"}
 
 func (ec *executionContext) _CapabilityCell(ctx context.Context, sel ast.SelectionSet, obj *model.CapabilityCell) graphql.Marshaler {
@@ -8935,6 +10499,64 @@ func (ec *executionContext) _CheckResult(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var clusterImplementors = []string{"Cluster"}
+
+func (ec *executionContext) _Cluster(ctx context.Context, sel ast.SelectionSet, obj *model.Cluster) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, clusterImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Cluster")
+		case "name":
+			out.Values[i] = ec._Cluster_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "server":
+			out.Values[i] = ec._Cluster_server(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reachable":
+			out.Values[i] = ec._Cluster_reachable(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._Cluster_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "current":
+			out.Values[i] = ec._Cluster_current(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var createTokenPayloadImplementors = []string{"CreateTokenPayload"}
 
 func (ec *executionContext) _CreateTokenPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateTokenPayload) graphql.Marshaler {
@@ -8998,6 +10620,109 @@ func (ec *executionContext) _DeleteDesignPayload(ctx context.Context, sel ast.Se
 		case "deleted":
 			out.Values[i] = ec._DeleteDesignPayload_deleted(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var deploymentImplementors = []string{"Deployment"}
+
+func (ec *executionContext) _Deployment(ctx context.Context, sel ast.SelectionSet, obj *model.Deployment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deploymentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Deployment")
+		case "id":
+			out.Values[i] = ec._Deployment_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "design":
+			out.Values[i] = ec._Deployment_design(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revision":
+			out.Values[i] = ec._Deployment_revision(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mesh":
+			out.Values[i] = ec._Deployment_mesh(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cluster":
+			out.Values[i] = ec._Deployment_cluster(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._Deployment_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dryRun":
+			out.Values[i] = ec._Deployment_dryRun(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "prune":
+			out.Values[i] = ec._Deployment_prune(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "applied":
+			out.Values[i] = ec._Deployment_applied(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._Deployment_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "actor":
+			out.Values[i] = ec._Deployment_actor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Deployment_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "finishedAt":
+			out.Values[i] = ec._Deployment_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "operationId":
+			out.Values[i] = ec._Deployment_operationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -9455,6 +11180,44 @@ func (ec *executionContext) _DesignRevision(ctx context.Context, sel ast.Selecti
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "findings":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._DesignRevision_findings(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9511,6 +11274,117 @@ func (ec *executionContext) _Diff(ctx context.Context, sel ast.SelectionSet, obj
 		case "identical":
 			out.Values[i] = ec._Diff_identical(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var driftImplementors = []string{"Drift"}
+
+func (ec *executionContext) _Drift(ctx context.Context, sel ast.SelectionSet, obj *model.Drift) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, driftImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Drift")
+		case "design":
+			out.Values[i] = ec._Drift_design(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revision":
+			out.Values[i] = ec._Drift_revision(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mesh":
+			out.Values[i] = ec._Drift_mesh(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cluster":
+			out.Values[i] = ec._Drift_cluster(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "inSync":
+			out.Values[i] = ec._Drift_inSync(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "changes":
+			out.Values[i] = ec._Drift_changes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var driftChangeImplementors = []string{"DriftChange"}
+
+func (ec *executionContext) _DriftChange(ctx context.Context, sel ast.SelectionSet, obj *model.DriftChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, driftChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DriftChange")
+		case "object":
+			out.Values[i] = ec._DriftChange_object(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._DriftChange_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "diff":
+			out.Values[i] = ec._DriftChange_diff(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -10072,6 +11946,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "deploy":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deploy(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "saveDesign":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_saveDesign(ctx, field)
@@ -10530,6 +12411,72 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_policies(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "clusters":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_clusters(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "deployments":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_deployments(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "drift":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_drift(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -11610,6 +13557,32 @@ func (ec *executionContext) marshalNActor2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtre
 	return ec._Actor(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNAppliedObject2ᚕᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐAppliedObjectᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AppliedObject) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAppliedObject2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐAppliedObject(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAppliedObject2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐAppliedObject(ctx context.Context, sel ast.SelectionSet, v *model.AppliedObject) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AppliedObject(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -11698,6 +13671,32 @@ func (ec *executionContext) marshalNCheckResult2ᚖgithubᚗcomᚋtrellisᚑmesh
 	return ec._CheckResult(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNCluster2ᚕᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐClusterᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Cluster) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCluster2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐCluster(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCluster2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐCluster(ctx context.Context, sel ast.SelectionSet, v *model.Cluster) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Cluster(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNCreateTokenPayload2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐCreateTokenPayload(ctx context.Context, sel ast.SelectionSet, v *model.CreateTokenPayload) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -11716,6 +13715,42 @@ func (ec *executionContext) marshalNDeleteDesignPayload2ᚖgithubᚗcomᚋtrelli
 		return graphql.Null
 	}
 	return ec._DeleteDesignPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeployment2ᚕᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐDeploymentᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Deployment) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDeployment2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐDeployment(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDeployment2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐDeployment(ctx context.Context, sel ast.SelectionSet, v *model.Deployment) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Deployment(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDeploymentStatus2githubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐDeploymentStatus(ctx context.Context, v any) (model.DeploymentStatus, error) {
+	var res model.DeploymentStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDeploymentStatus2githubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐDeploymentStatus(ctx context.Context, sel ast.SelectionSet, v model.DeploymentStatus) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNDesign2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋmodelsᚐDesign(ctx context.Context, sel ast.SelectionSet, v *models.Design) graphql.Marshaler {
@@ -11802,6 +13837,42 @@ func (ec *executionContext) marshalNDiff2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrel
 		return graphql.Null
 	}
 	return ec._Diff(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDrift2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐDrift(ctx context.Context, sel ast.SelectionSet, v *model.Drift) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Drift(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDriftChange2ᚕᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐDriftChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DriftChange) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDriftChange2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐDriftChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDriftChange2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐDriftChange(ctx context.Context, sel ast.SelectionSet, v *model.DriftChange) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._DriftChange(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNEvent2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋmodelsᚐEvent(ctx context.Context, sel ast.SelectionSet, v *models.Event) graphql.Marshaler {

@@ -20,6 +20,14 @@ type Actor struct {
 	Role Role   `json:"role"`
 }
 
+// One object changed (or, in a dry run, that would change) by a deployment.
+type AppliedObject struct {
+	// kind.group/namespace/name.
+	Object string `json:"object"`
+	// created, configured, unchanged or pruned.
+	Action string `json:"action"`
+}
+
 // One cell of the capability matrix.
 type CapabilityCell struct {
 	Mesh string `json:"mesh"`
@@ -51,6 +59,20 @@ type CheckResult struct {
 	Warnings []*TranslationWarning `json:"warnings"`
 }
 
+// A cluster deployments can go to: one context of the server's kubeconfig.
+type Cluster struct {
+	// The kubeconfig context's name.
+	Name string `json:"name"`
+	// The API server's URL.
+	Server string `json:"server"`
+	// True when the API server answered a version request (within 3 seconds).
+	Reachable bool `json:"reachable"`
+	// Why the cluster is unreachable.
+	Error *string `json:"error,omitempty"`
+	// True for the kubeconfig's current context.
+	Current bool `json:"current"`
+}
+
 type CreateTokenPayload struct {
 	// The bearer token; store it now, it is not shown again.
 	Token  string           `json:"token"`
@@ -60,6 +82,27 @@ type CreateTokenPayload struct {
 type DeleteDesignPayload struct {
 	Name    string `json:"name"`
 	Deleted bool   `json:"deleted"`
+}
+
+// One application of a design revision to a cluster through a mesh adapter.
+type Deployment struct {
+	ID       string           `json:"id"`
+	Design   string           `json:"design"`
+	Revision int              `json:"revision"`
+	Mesh     string           `json:"mesh"`
+	Cluster  string           `json:"cluster"`
+	Status   DeploymentStatus `json:"status"`
+	DryRun   bool             `json:"dryRun"`
+	Prune    bool             `json:"prune"`
+	// The changes made (or, in a dry run, that would be made).
+	Applied []*AppliedObject `json:"applied"`
+	// Set when the deployment failed.
+	Error      *string    `json:"error,omitempty"`
+	Actor      string     `json:"actor"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+	// The operation that ran it (kept in memory for an hour after it finishes).
+	OperationID *string `json:"operationId,omitempty"`
 }
 
 type DesignChange struct {
@@ -90,6 +133,25 @@ type Diff struct {
 	// Unified diff; empty when the contents are equal.
 	Unified   string `json:"unified"`
 	Identical bool   `json:"identical"`
+}
+
+type Drift struct {
+	Design   string `json:"design"`
+	Revision int    `json:"revision"`
+	Mesh     string `json:"mesh"`
+	Cluster  string `json:"cluster"`
+	// True when every generated object is in sync and nothing is orphaned.
+	InSync  bool           `json:"inSync"`
+	Changes []*DriftChange `json:"changes"`
+}
+
+// How one generated object compares with the cluster.
+type DriftChange struct {
+	Object string `json:"object"`
+	// missing, drifted, in-sync or orphaned.
+	Kind string `json:"kind"`
+	// A unified diff for drifted objects.
+	Diff *string `json:"diff,omitempty"`
 }
 
 type EventConnection struct {
@@ -237,6 +299,64 @@ type Violation struct {
 	// Position in the submitted content, when known.
 	Line   *int `json:"line,omitempty"`
 	Column *int `json:"column,omitempty"`
+}
+
+// The state of a deployment.
+type DeploymentStatus string
+
+const (
+	DeploymentStatusRunning   DeploymentStatus = "RUNNING"
+	DeploymentStatusSucceeded DeploymentStatus = "SUCCEEDED"
+	DeploymentStatusFailed    DeploymentStatus = "FAILED"
+)
+
+var AllDeploymentStatus = []DeploymentStatus{
+	DeploymentStatusRunning,
+	DeploymentStatusSucceeded,
+	DeploymentStatusFailed,
+}
+
+func (e DeploymentStatus) IsValid() bool {
+	switch e {
+	case DeploymentStatusRunning, DeploymentStatusSucceeded, DeploymentStatusFailed:
+		return true
+	}
+	return false
+}
+
+func (e DeploymentStatus) String() string {
+	return string(e)
+}
+
+func (e *DeploymentStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DeploymentStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DeploymentStatus", str)
+	}
+	return nil
+}
+
+func (e DeploymentStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DeploymentStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DeploymentStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // What happened to a design (subscription event).
