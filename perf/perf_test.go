@@ -110,7 +110,10 @@ func TestRunStopsOnCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
-	if took := time.Since(start); took > 5*time.Second {
+	// About 1 s is expected (one request timeout at most); the bound leaves room for a loaded machine.
+	took := time.Since(start)
+	t.Logf("a 1-minute run cancelled after 300ms stopped after %s", took)
+	if took > 5*time.Second {
 		t.Errorf("a cancelled 1-minute run took %s to stop", took)
 	}
 	if res == nil || !res.Cancelled || res.Requests == 0 {
