@@ -1,5 +1,6 @@
 // Package appmesh imports AWS App Mesh Kubernetes resources (appmesh.k8s.aws/v1beta2 Mesh,
-// VirtualService, VirtualRouter, VirtualNode) into Trellis designs, so that App Mesh users (the
+// VirtualService, VirtualRouter, VirtualNode, and the legacy v1beta1 objects of controller
+// v0.x, upgraded on the fly) into Trellis designs, so that App Mesh users (the
 // service reached its end of life on 2026-09-30) can move their routing, retries, health checks
 // and TLS settings to another mesh.
 //
@@ -85,6 +86,11 @@ func Import(ctx context.Context, objs []*unstructured.Unstructured, opts Options
 		}
 		gvk := o.GroupVersionKind()
 		ref := fmt.Sprintf("%s %s", gvk.Kind, o.GetName())
+		if gvk.Group == Group && gvk.Version == "v1beta1" {
+			if r := im.upgradeV1beta1(o, ref); r != nil {
+				im.routers[r.GetName()] = r
+			}
+		}
 		switch {
 		case gvk.Group == Group && gvk.Kind == "Mesh":
 			if name == "" {
@@ -262,6 +268,13 @@ func (im *importer) version(svc, node, path string) (string, bool) {
 		if v.Name == vname {
 			return vname, true
 		}
+	}
+	if len(labels) == 0 && n.GetAPIVersion() == Group+"/v1beta1" {
+		// v1beta1 nodes are bound to pods by the pods' appmesh.k8s.aws/virtualNode annotation,
+		// not by a selector; the walkthroughs label those pods with the version.
+		labels = map[string]string{"version": vname}
+		im.warn("VirtualNode "+node, adapters.FeatureWeightedSplit, adapters.SeverityWarning,
+			"appmesh.k8s.aws/v1beta1 nodes select pods by annotation, not labels: version %q assumed to select pods labelled version=%s; fix spec.services[].versions if not", vname, vname)
 	}
 	if len(labels) == 0 {
 		im.warn("VirtualNode "+node+".spec.podSelector", adapters.FeatureWeightedSplit, adapters.SeverityError, "no matchLabels: the version cannot select pods; target dropped")
@@ -757,5 +770,101 @@ func sanitize(s string) string {
 	if s == "" {
 		s = "imported"
 	}
+	return s
+}
+
+// v1beta1RouteKinds maps the route bodies of the legacy v1beta1 API to their v1beta2 names.
+var v1beta1RouteKinds = map[string]string{"http": "httpRoute", "http2": "http2Route", "grpc": "grpcRoute", "tcp": "tcpRoute"}
+
+// upgradeV1beta1 rewrites, in place, a legacy appmesh.k8s.aws/v1beta1 object (App Mesh
+// controller v0.x, still common in walkthroughs) into the v1beta2 shape the importer reads:
+// virtual nodes' dns.hostName and backends' virtualServiceName; a virtual service's inline
+// routes become a VirtualRouter, which it returns (nil otherwise) and references as provider.
+func (im *importer) upgradeV1beta1(o *unstructured.Unstructured, ref string) *unstructured.Unstructured {
+	sp, _ := o.Object["spec"].(map[string]any)
+	if sp == nil {
+		return nil
+	}
+	if _, ok := sp["meshName"]; ok {
+		delete(sp, "meshName")
+	}
+	switch o.GetKind() {
+	case "VirtualNode":
+		if dns, ok := asMap(asMap1(sp["serviceDiscovery"])["dns"]); ok {
+			if h, ok := dns["hostName"]; ok {
+				dns["hostname"] = h
+				delete(dns, "hostName")
+			}
+		}
+		for _, b := range asSlice(sp["backends"]) {
+			if vs, ok := asMap(asMap1(b)["virtualService"]); ok {
+				if n, ok := vs["virtualServiceName"].(string); ok {
+					vs["virtualServiceRef"] = map[string]any{"name": n}
+					delete(vs, "virtualServiceName")
+				}
+			}
+		}
+	case "VirtualService":
+		routes := asSlice(sp["routes"])
+		vr, _ := asMap(sp["virtualRouter"])
+		delete(sp, "routes")
+		delete(sp, "virtualRouter")
+		if len(routes) == 0 {
+			if vr != nil {
+				im.warn(ref+".spec.virtualRouter", adapters.FeatureWeightedSplit, adapters.SeverityWarning,
+					"v1beta1 virtual router without routes: the service is imported without routes")
+			}
+			return nil
+		}
+		rname, _ := vr["name"].(string)
+		if rname == "" {
+			rname = strings.SplitN(o.GetName(), ".", 2)[0] + "-router"
+		}
+		var upgraded []any
+		for i, r := range routes {
+			rm := asMap1(r)
+			nr := map[string]any{}
+			for k, v := range rm {
+				if nk, ok := v1beta1RouteKinds[k]; ok {
+					body := asMap1(v)
+					for _, t := range asSlice(asMap1(body["action"])["weightedTargets"]) {
+						tm := asMap1(t)
+						if n, ok := tm["virtualNodeName"].(string); ok {
+							tm["virtualNodeRef"] = map[string]any{"name": n}
+							delete(tm, "virtualNodeName")
+						}
+					}
+					nr[nk] = body
+					continue
+				}
+				nr[k] = v
+			}
+			if _, named := nr["name"]; !named {
+				nr["name"] = fmt.Sprintf("route-%d", i)
+			}
+			upgraded = append(upgraded, nr)
+		}
+		sp["provider"] = map[string]any{"virtualRouter": map[string]any{"virtualRouterRef": map[string]any{"name": rname}}}
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": Group + "/v1beta1", "kind": "VirtualRouter",
+			"metadata": map[string]any{"name": rname, "namespace": o.GetNamespace()},
+			"spec":     map[string]any{"routes": upgraded},
+		}}
+	}
+	return nil
+}
+
+func asMap(v any) (map[string]any, bool) {
+	m, ok := v.(map[string]any)
+	return m, ok
+}
+
+func asMap1(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+func asSlice(v any) []any {
+	s, _ := v.([]any)
 	return s
 }
