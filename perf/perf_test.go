@@ -121,6 +121,28 @@ func TestRunStopsOnCancel(t *testing.T) {
 	}
 }
 
+func TestRunStopsOnCancelWithSlowTarget(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // far slower than the cancellation
+		case <-time.After(3 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	res, err := perf.Run(ctx, perf.Profile{URL: srv.URL, Connections: 2, Duration: time.Minute}, nil)
+	took := time.Since(start)
+	t.Logf("stopped after %s", took)
+	if !errors.Is(err, context.Canceled) || res == nil || !res.Cancelled {
+		t.Fatalf("err = %v, result %+v; want a cancelled partial result", err, res)
+	}
+	if took > 2*time.Second {
+		t.Errorf("a cancelled run against a 3s-per-request target took %s to return, want about 1s", took)
+	}
+}
+
 func synthetic(name string, qps, p50, p99, p999 float64, reqs, errs int64) *perf.Result {
 	return &perf.Result{Profile: perf.Profile{Name: name}, QPS: qps, Requests: reqs, Errors: errs,
 		Latency: perf.Latency{P50: p50, P99: p99, P999: p999}}

@@ -134,10 +134,17 @@ func Run(ctx context.Context, profile Profile, progress func(Progress)) (*Result
 	res, start, err := phase(ctx, p, target, host, "load", p.Duration, p.Requests, progress)
 	end := time.Now()
 	cpu1, cpuErr1 := sampleCPU(p.ExtraPIDs)
-	if err != nil && res == nil {
+	var partial *partialError
+	if err != nil && res == nil && !errors.As(err, &partial) {
 		return nil, fmt.Errorf("running %q: %w", p.Name, err)
 	}
 	out := convert(p, res, start, end)
+	if partial != nil { // no histogram: only the counts
+		out.Requests, out.Errors = partial.requests, partial.errors
+		if d := end.Sub(start).Seconds(); d > 0 {
+			out.QPS = float64(out.Requests) / d
+		}
+	}
 	out.Environment = Environment{GOMAXPROCS: runtime.GOMAXPROCS(0), Cores: runtime.NumCPU(), OS: runtime.GOOS, GoVersion: runtime.Version()}
 	if cpuErr == nil && cpuErr1 == nil {
 		cpu1.since(cpu0, &out.Environment)
@@ -258,17 +265,53 @@ func phase(ctx context.Context, p Profile, target, host, name string, dur time.D
 		}
 	}()
 	start := time.Now()
-	res, err := fhttp.RunHTTPTest(o)
+	type outcome struct {
+		res *fhttp.HTTPRunnerResults
+		err error
+	}
+	finished := make(chan outcome, 1)
+	go func() {
+		res, err := fhttp.RunHTTPTest(o)
+		finished <- outcome{res, err}
+	}()
+	var out outcome
+	select {
+	case out = <-finished:
+	case <-ctx.Done():
+		// Aborting stops new requests at once; requests in flight to a slow target may take up
+		// to the request timeout, so only wait a moment for fortio's own result.
+		aborter.Abort(false)
+		select {
+		case out = <-finished:
+		case <-time.After(cancelGrace):
+			close(done)
+			wg.Wait()
+			return nil, start, &partialError{requests: cnt.requests.Load(), errors: cnt.errors.Load(), err: ctx.Err()}
+		}
+	}
 	close(done)
 	wg.Wait()
-	if err != nil {
-		return nil, start, err
+	if out.err != nil {
+		return nil, start, out.err
 	}
-	if res != nil && !res.StartTime.IsZero() {
-		start = res.StartTime
+	if out.res != nil && !out.res.StartTime.IsZero() {
+		start = out.res.StartTime
 	}
-	return res, start, nil
+	return out.res, start, nil
 }
+
+// cancelGrace is how long a cancelled run waits for requests in flight before returning.
+const cancelGrace = 500 * time.Millisecond
+
+// partialError is a cancelled phase whose requests in flight did not finish within cancelGrace:
+// only the counts so far are known.
+type partialError struct {
+	requests, errors int64
+	err              error
+}
+
+func (e *partialError) Error() string { return e.err.Error() }
+func (e *partialError) Unwrap() error { return e.err }
 
 // convert turns fortio's results into a Result.
 func convert(p Profile, r *fhttp.HTTPRunnerResults, start, end time.Time) *Result {
