@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -218,6 +219,11 @@ func phase(ctx context.Context, p Profile, target, host, name string, dur time.D
 		AllowInitialErrors: true,
 	}
 	o.HTTPOptions.InitHeaders()
+	for k := range p.Headers {
+		if strings.EqualFold(k, "Host") {
+			host = "" // the profile's Host header wins over the URL's name
+		}
+	}
 	if host != "" {
 		if err := o.HTTPOptions.AddAndValidateExtraHeader("Host: " + host); err != nil {
 			return nil, time.Time{}, fmt.Errorf("host header: %w", err)
