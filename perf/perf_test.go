@@ -82,8 +82,10 @@ func TestRunRefusesNonLoopbackTargets(t *testing.T) {
 			t.Errorf("%s: err = %v, want ErrNotLoopback", u, err)
 		}
 	}
-	if _, err := perf.CheckLoopback(context.Background(), "http://localhost:1/"); err != nil {
-		t.Errorf("localhost refused: %v", err)
+	for _, u := range []string{"http://localhost:1/", "http://127.0.0.2:8080/x", "http://[::1]:9/"} {
+		if _, err := perf.CheckLoopback(context.Background(), u); err != nil {
+			t.Errorf("%s refused: %v", u, err)
+		}
 	}
 }
 

@@ -68,3 +68,43 @@ func TestPerfRunRefusesRemoteTargets(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want a usage error naming loopback", code, errs)
 	}
 }
+
+func TestPerfMeshCommand(t *testing.T) {
+	dir := t.TempDir()
+	design := filepath.Join(dir, "shop.yaml")
+	if err := os.WriteFile(design, []byte(`apiVersion: trellis.dev/v1alpha1
+kind: Design
+metadata: {name: shop, namespace: shop}
+spec:
+  services:
+    - name: frontend
+      ports: [{port: 8080}]
+    - name: reviews
+      ports: [{port: 9080}]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	saved := filepath.Join(dir, "results")
+	code, out, errs := perfCLI(t, "mesh", "--design", design, "--service", "reviews", "--from", "frontend",
+		"--qps", "200", "-c", "2", "-d", "600ms", "--save", saved, "-o", "markdown")
+	if code != ExitOK {
+		t.Fatalf("perf mesh: exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"| direct |", "| one-proxy |", "| sidecar-to-sidecar |"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("markdown table lacks %q:\n%s", want, out)
+		}
+	}
+	for _, name := range []string{"direct", "one-proxy", "sidecar-to-sidecar"} {
+		r, err := perf.Load(filepath.Join(saved, name+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Requests == 0 || r.Errors != 0 {
+			t.Errorf("%s: %d requests, errors %v", name, r.Requests, r.ErrorCodes)
+		}
+	}
+	if code, _, errs := perfCLI(t, "mesh", "--design", design, "--service", "ratings"); code == ExitOK || !strings.Contains(errs, "reviews.shop") {
+		t.Errorf("unknown service: exit %d %q", code, errs)
+	}
+}
