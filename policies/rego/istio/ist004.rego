@@ -14,9 +14,9 @@ package trellis.rules.ist004
 
 import data.trellis.lib
 
-short(h) := split(h, ".")[0]
-
-subsets := {[short(o.spec.host), s.name] |
+# subsets holds "<short host>/<subset>" for every subset of every DestinationRule (string keys
+# hash faster than pairs).
+subsets := {concat("/", [split(o.spec.host, ".")[0], s.name]) |
 	some o in lib.objects_of("istio", "DestinationRule")
 	some s in o.spec.subsets
 }
@@ -26,6 +26,6 @@ findings contains f if {
 	some i, h in o.spec.http
 	some j, r in h.route
 	sub := r.destination.subset
-	not subsets[[short(r.destination.host), sub]]
+	not subsets[concat("/", [split(r.destination.host, ".")[0], sub])]
 	f := {"msg": sprintf("subset %q of host %q is not defined by any DestinationRule", [sub, r.destination.host]), "path": sprintf("spec.http[%d].route[%d].destination.subset", [i, j]), "object": lib.ref(o)}
 }

@@ -18,7 +18,7 @@ findings contains f if {
 	some i, t in input.spec.traffic
 	some j, r in t.routes
 	count(r.backends) > 0
-	sum([object.get(b, "weight", 0) | some b in r.backends]) == 0
+	not weighted(r)
 	f := {
 		"msg": sprintf("route %q of %q: every backend has weight 0, so the route sends traffic nowhere", [lib.route_name(r, j), t.service]),
 		"path": sprintf("spec.traffic[%d].routes[%d].backends", [i, j]),
@@ -38,4 +38,9 @@ findings contains f if {
 		"msg": sprintf("route %q of %q: weight %d of a total %d is %.4f%%, which cannot be expressed with 0.01%% precision", [lib.route_name(r, j), t.service, w, total, (w * 100) / total]),
 		"path": sprintf("spec.traffic[%d].routes[%d].backends[%d].weight", [i, j, k]),
 	}
+}
+
+weighted(r) if {
+	some b in r.backends
+	b.weight > 0
 }

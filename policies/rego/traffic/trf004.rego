@@ -13,14 +13,15 @@ package trellis.rules.trf004
 
 import data.trellis.lib
 
-defined(svc, v) if {
-	some x in lib.services[svc].versions
-	x.name == v
+# versions holds "<service>/<version>" for every version of every service.
+versions := {concat("/", [s.name, x.name]) |
+	some s in input.spec.services
+	some x in s.versions
 }
 
 bad(svc, v) := sprintf("version %q is not defined by service %q", [v, svc]) if {
+	not versions[concat("/", [svc, v])]
 	lib.services[svc]
-	not defined(svc, v)
 }
 
 bad(svc, v) := sprintf("%q is an external service, which has no versions (asked for %q)", [svc, v]) if lib.externals[svc]

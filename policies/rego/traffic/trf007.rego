@@ -32,8 +32,8 @@ findings contains f if {
 	some k, v in s.versions
 	some l, w in s.versions
 	k < l
+	v.labels == w.labels
 	v.name != w.name
-	count(object.get(v, "labels", {})) > 0
-	object.get(v, "labels", {}) == object.get(w, "labels", {})
+	count(v.labels) > 0
 	f := {"msg": sprintf("versions %q and %q of %q select the same labels", [v.name, w.name, s.name]), "path": sprintf("spec.services[%d].versions[%d].labels", [i, l])}
 }
