@@ -115,9 +115,10 @@ func findService(designs []*spec.Design, ref string) (target, error) {
 
 // RunMesh measures the same profile against one service directly, through the service's
 // sidecar (one proxy, inbound side) and from a client sidecar to the service's sidecar (two
-// proxies), with the bundled control plane serving the designs. Everything runs in this process
-// on 127.0.0.1; one sidecar is started per version of the service, all in front of the same
-// application.
+// proxies), with the bundled control plane serving the designs. Everything runs on 127.0.0.1, in
+// this process unless ProxyBinary is set; one sidecar is started per version of the service, all
+// in front of the same application. With Rounds > 1 the runs are interleaved and each
+// configuration's Median is reported.
 func RunMesh(ctx context.Context, o MeshOptions) (*MeshResult, error) {
 	if len(o.Designs) == 0 {
 		return nil, errors.New("perf mesh: no design given")
@@ -145,7 +146,9 @@ func RunMesh(ctx context.Context, o MeshOptions) (*MeshResult, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if err := o.Profile.withDefaults().Validate(); err != nil && !strings.Contains(err.Error(), "profile.url") {
+	check := o.Profile
+	check.URL = "http://127.0.0.1/" // set per configuration below
+	if err := check.withDefaults().Validate(); err != nil {
 		return nil, fmt.Errorf("invalid load profile: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
