@@ -134,10 +134,7 @@ func (s *Server) forwardGeneric(w http.ResponseWriter, r *http.Request, l *table
 	if rt.Retry != nil && replayable {
 		maxRetries = rt.Retry.NumRetries
 	}
-	var rtp http.RoundTripper = s.up.H1
-	if cl.HTTP2 {
-		rtp = cl.H2()
-	}
+	rtp, scheme := s.transport(cl)
 	path := r.URL.EscapedPath()
 	if rt.NeedsRewrite() {
 		path = rt.RewritePath(path)
@@ -160,6 +157,7 @@ func (s *Server) forwardGeneric(w http.ResponseWriter, r *http.Request, l *table
 			perTry = true
 		}
 		out := s.outRequest(tctx, r, l, rt, wc, ep.Addr, path, host, body, buffered)
+		out.URL.Scheme = scheme
 		ep.Begin()
 		resp, err := rtp.RoundTrip(out)
 		if err == nil {
@@ -423,10 +421,8 @@ func (s *Server) mirror(rt *table.Route, method, uri, host string, hdr http.Head
 			if found {
 				req.Host += ":" + port
 			}
-			var rtp http.RoundTripper = s.up.H1
-			if c.HTTP2 {
-				rtp = c.H2()
-			}
+			rtp, scheme := s.transport(c)
+			req.URL.Scheme = scheme
 			resp, err := rtp.RoundTrip(req)
 			if err != nil {
 				return
@@ -438,3 +434,16 @@ func (s *Server) mirror(rt *table.Route, method, uri, host string, hdr http.Head
 }
 
 func httpStatusText(code int) string { return http.StatusText(code) }
+
+// transport returns the round tripper and URL scheme for a cluster: h2c/h2 (TLS is added by the
+// cluster's dialer), HTTP/1.1 over TLS, or plain HTTP/1.1.
+func (s *Server) transport(c *upstream.Cluster) (http.RoundTripper, string) {
+	switch {
+	case c.HTTP2:
+		return c.H2(), "http"
+	case c.TLS() != nil:
+		return c.H1TLS(), "https"
+	default:
+		return s.up.H1, "http"
+	}
+}

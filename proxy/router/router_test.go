@@ -5,10 +5,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +61,13 @@ func echo(t *testing.T) string {
 
 func startServer(t *testing.T, up string) string {
 	t.Helper()
+	return startServerWith(t, up, "")
+}
+
+// startServerWith serves a bootstrap whose "app" cluster gets the extra YAML (indented cluster
+// fields, e.g. a transport_socket).
+func startServerWith(t *testing.T, up, extra string) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +105,7 @@ static_resources:
     load_assignment:
       cluster_name: app
       endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: %s, port_value: %s}}}}]}]
-`, port, host, upPort)
+%s`, port, host, upPort, extra)
 	res, err := table.ParseBootstrap("test.yaml", []byte(y))
 	if err != nil {
 		t.Fatal(err)
@@ -227,5 +238,49 @@ func TestH2CDownstreamToHTTP1Upstream(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	if resp.ProtoMajor != 2 || string(b) != "POST /h2 3 spiffe://cluster.local/ns/default/sa/testxyz" {
 		t.Errorf("h2c: proto %d body %q", resp.ProtoMajor, b)
+	}
+}
+
+func TestTLSUpstream(t *testing.T) {
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "tls %s %v", r.URL.Path, r.TLS != nil)
+	}))
+	defer ts.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock := func(san string) string {
+		return fmt.Sprintf(`    transport_socket:
+      name: envoy.transport_sockets.tls
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+        sni: example.com
+        common_tls_context:
+          validation_context:
+            trusted_ca: {filename: %q}
+            match_typed_subject_alt_names: [{san_type: DNS, matcher: {exact: %q}}]
+`, caFile, san)
+	}
+	up := strings.TrimPrefix(ts.URL, "https://")
+	addr := startServerWith(t, up, sock("example.com"))
+	resp, err := http.Get("http://" + addr + "/secure")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "tls /secure true" {
+		t.Fatalf("TLS upstream: %d %q", resp.StatusCode, b)
+	}
+	// A certificate without the required SAN is refused (503, nothing sent in clear text).
+	addr = startServerWith(t, up, sock("other.example.org"))
+	resp, err = http.Get("http://" + addr + "/secure")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Fatalf("SAN mismatch: got %d, want 503", resp.StatusCode)
 	}
 }

@@ -90,6 +90,7 @@ type Cluster struct {
 	Endpoints []*Endpoint
 
 	wl    []*Endpoint
+	tls   *tls.Config
 	ring  []ringEntry
 	st    *State
 	hc    *healthCheck
@@ -107,6 +108,8 @@ type State struct {
 	conns    atomic.Int64
 	retries  atomic.Int64
 	h2       *http2.Transport
+	h1tls    *http.Transport
+	tlsCfg   atomic.Pointer[tls.Config]
 	hcStop   context.CancelFunc
 	hcKey    string
 	gen      *Cluster
@@ -215,8 +218,12 @@ func (m *Manager) state(name string) *State {
 		st.h2 = &http2.Transport{
 			AllowHTTP: true,
 			DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-				var d net.Dialer
-				c, err := d.DialContext(ctx, network, addr)
+				cfg := st.tlsCfg.Load()
+				if cfg != nil {
+					cfg = cfg.Clone()
+					cfg.NextProtos = []string{"h2"}
+				}
+				c, err := dialTLS(ctx, network, addr, cfg)
 				if err == nil {
 					st.counters.ConnectionsOpened.Add(1)
 				} else {
@@ -341,6 +348,11 @@ func (m *Manager) build(pc *clusterv3.Cluster, clas map[string]*endpointv3.Clust
 	default:
 		return nil, fmt.Errorf("type: unsupported %s (expected EDS, STATIC, STRICT_DNS or LOGICAL_DNS)", pc.GetType())
 	}
+	tc, err := parseTransportSocket(pc.GetTransportSocket())
+	if err != nil {
+		return nil, err
+	}
+	c.tls = tc
 	st := m.state(c.Name)
 	c.st = st
 	st.mu.Lock()
@@ -413,6 +425,7 @@ func (m *Manager) Commit(gen map[string]*Cluster) {
 			continue
 		}
 		st.gen = c
+		st.tlsCfg.Store(c.tls)
 		key := ""
 		if c.hc != nil {
 			key = c.hc.key(c.Endpoints)

@@ -2,6 +2,8 @@ package upstream
 
 import (
 	"bufio"
+	"crypto/tls"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -122,6 +124,22 @@ func (c *Cluster) Get(deadline time.Time, e *Endpoint) (*Conn, error) {
 	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
+	}
+	if c.tls != nil {
+		tc := tls.Client(nc, c.tls)
+		hd := time.Now().Add(c.ConnectTimeout)
+		if !deadline.IsZero() && deadline.Before(hd) {
+			hd = deadline
+		}
+		_ = tc.SetDeadline(hd)
+		if err := tc.Handshake(); err != nil {
+			_ = nc.Close()
+			st.conns.Add(-1)
+			st.counters.ConnectFailures.Add(1)
+			return nil, fmt.Errorf("tls handshake with %s: %w", e.Addr, err)
+		}
+		_ = tc.SetDeadline(time.Time{})
+		nc = tc
 	}
 	st.counters.ConnectionsOpened.Add(1)
 	return &Conn{Conn: nc, BR: bufio.NewReaderSize(nc, 8<<10), BW: bufio.NewWriterSize(nc, 8<<10), ep: e}, nil
