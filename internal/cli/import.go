@@ -142,8 +142,17 @@ kubectl get svc,virtualservices,destinationrules,peerauthentications,authorizati
 			if err != nil {
 				return withCode(ExitUsage, err)
 			}
-			_, err = cmd.OutOrStdout().Write(b)
-			return err
+			if _, err = cmd.OutOrStdout().Write(b); err != nil {
+				return err
+			}
+			// Importers map what they can; say so when the result still needs hand edits
+			// (a subset without its DestinationRule, a route to an undeclared service, ...),
+			// rather than letting validate or translate fail later. The design is printed anyway.
+			if _, verr := spec.LoadBytes("imported design", b); verr != nil {
+				return withCode(ExitInvalid, fmt.Errorf("the imported design does not validate yet (printed anyway): %w; "+
+					"hint: add the missing objects to the input (Kubernetes Services, DestinationRules, service-defaults, ...) or edit the design", verr))
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()

@@ -121,3 +121,33 @@ items:
 		t.Errorf("comments only: exit %d, %q %q", code, out, errOut)
 	}
 }
+
+// A VirtualService applied on its own (the DestinationRule naming its subsets lives in another
+// file, as in many samples) imports into a design that still needs work: the design is printed,
+// and the exit code and message say what is missing.
+func TestImportReportsDesignsThatDoNotValidateYet(t *testing.T) {
+	vs := writeInput(t, "vs-only.yaml", `apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata: {name: payments}
+spec:
+  hosts: [payments]
+  http:
+  - route:
+    - destination: {host: payments, subset: green}
+      weight: 90
+    - destination: {host: payments, subset: blue}
+      weight: 10
+`)
+	code, out, errOut := run(t, "import", "istio", "-f", vs)
+	if code != ExitInvalid {
+		t.Errorf("exit %d, want %d", code, ExitInvalid)
+	}
+	if !strings.Contains(out, "kind: Design") || !strings.Contains(out, "green") {
+		t.Errorf("the design is not printed: %q", out)
+	}
+	for _, want := range []string{"does not validate yet", `unknown version "green"`, "hint:"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr %q lacks %q", errOut, want)
+		}
+	}
+}
