@@ -139,6 +139,33 @@ func TestImportValidateTranslate(t *testing.T) {
 				t.Errorf("split = %s", got)
 			}
 		}},
+		{"appmesh", "appmesh-v1beta1.yaml", func(t *testing.T, d *spec.Design) {
+			if got := split("pears", policy(t, d, "pears").Routes[0]); got != "pears/bartlett=4,pears/bosc=1" {
+				t.Errorf("v1beta1 inline routes = %s, want bartlett 4 / bosc 1", got)
+			}
+		}},
+		{"gateway-api", "gamma-tcp.yaml", func(t *testing.T, d *spec.Design) {
+			if got := split("queue", policy(t, d, "queue").Routes[0]); got != "queue-a=2,queue-b=1" {
+				t.Errorf("TCPRoute split = %s", got)
+			}
+			r := policy(t, d, "scheduler").Routes[0]
+			if r.Rewrite == nil || r.Rewrite.FullPath != "/healthz/live" {
+				t.Errorf("exact-path prefix rewrite = %+v, want full path /healthz/live", r.Rewrite)
+			}
+		}},
+		{"consul", "consul-proxy-defaults.json", func(t *testing.T, d *spec.Design) {
+			if got := split("mailer", policy(t, d, "mailer").Routes[0]); got != "mailer-smtp=95,mailer-ses=5" {
+				t.Errorf("splitter = %s", got)
+			}
+			for _, s := range d.Spec.Services {
+				if s.Protocol != spec.ProtocolHTTP {
+					t.Errorf("service %s protocol %q, want http (proxy-defaults)", s.Name, s.Protocol)
+				}
+			}
+			if d.Spec.Security == nil || len(d.Spec.Security.Access) == 0 || d.Spec.Security.Access[0].When[0].Paths[0] != "/send" {
+				t.Errorf("L7 intention lost: %+v", d.Spec.Security)
+			}
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
