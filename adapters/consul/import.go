@@ -179,6 +179,22 @@ func (im *importer) read(i int, o *unstructured.Unstructured) (*imported, error)
 		delete(ce, "Kind")
 		delete(ce, "Name")
 		delete(ce, "Meta")
+		// Server bookkeeping that `consul config read` and the HTTP API add.
+		for _, k := range []string{"CreateIndex", "ModifyIndex", "Hash", "create_index", "modify_index"} {
+			delete(ce, k)
+		}
+		// Enterprise scoping: "default" is what every community edition entry carries.
+		if ns, _ := ce["Namespace"].(string); ns != "" && ns != "default" {
+			e.namespace = ns
+			im.warnInfo(fmt.Sprintf("objects[%d].Namespace", i), adapters.FeatureWeightedSplit,
+				"Consul namespace %q is read as the Kubernetes namespace of %q", ns, e.name)
+		}
+		if p, _ := ce["Partition"].(string); p != "" && p != "default" {
+			im.warn(fmt.Sprintf("objects[%d].Partition", i), adapters.FeatureWeightedSplit,
+				"admin partition %q has no equivalent in the design; the entry is imported as if in the default partition", p)
+		}
+		delete(ce, "Namespace")
+		delete(ce, "Partition")
 		e.spec = toCamelKeys(ce, "").(map[string]any)
 	default:
 		im.warn(fmt.Sprintf("objects[%d]", i), adapters.FeatureWeightedSplit, "%s is not a Consul object and is not imported", adapters.ObjectRef(o))

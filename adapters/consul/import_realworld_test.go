@@ -151,3 +151,33 @@ func TestImportL7IntentionsWithoutServiceDefaults(t *testing.T) {
 		t.Errorf("the inferred protocol is not reported: %v", ws)
 	}
 }
+
+// `consul config read` output carries server bookkeeping (CreateIndex, ModifyIndex) and, on
+// recent versions, Partition and Namespace "default": none of it is a lost setting.
+func TestImportConfigReadOutputIsQuiet(t *testing.T) {
+	_, ws := importEntries(t,
+		map[string]any{"Kind": "service-defaults", "Name": "tickets", "Protocol": "http",
+			"Partition": "default", "Namespace": "default", "CreateIndex": int64(41), "ModifyIndex": int64(57)},
+		map[string]any{"Kind": "service-resolver", "Name": "tickets", "ConnectTimeout": "4s",
+			"Partition": "default", "Namespace": "default", "CreateIndex": int64(42), "ModifyIndex": int64(42)},
+	)
+	for _, w := range ws {
+		s := w.String()
+		for _, noise := range []string{"createIndex", "modifyIndex", "partition", "namespace"} {
+			if strings.Contains(s, noise) {
+				t.Errorf("bookkeeping reported as lost: %s", s)
+			}
+		}
+	}
+	d, ws := importEntries(t, map[string]any{"Kind": "service-defaults", "Name": "tickets", "Protocol": "http", "Namespace": "support", "Partition": "eu"})
+	if d.Spec.Services[0].Namespace != "support" {
+		t.Errorf("namespace = %q, want the Consul namespace support", d.Spec.Services[0].Namespace)
+	}
+	found := false
+	for _, w := range ws {
+		found = found || strings.Contains(w.String(), `admin partition "eu"`)
+	}
+	if !found {
+		t.Errorf("a non-default partition is not reported: %v", ws)
+	}
+}
