@@ -195,6 +195,10 @@ func (im *importer) parents(refs []gwv1.ParentReference, routeNS, path string) [
 	if len(out) == 0 && len(refs) > 0 {
 		im.warn(path, "", adapters.SeverityInfo, "no Service parent: the route is not a mesh route; skipped")
 	}
+	if len(refs) == 0 {
+		im.warn(path+".spec.parentRefs", adapters.FeatureWeightedSplit, adapters.SeverityWarning,
+			"no parentRefs: the route is attached to nothing and routes no traffic; skipped (add a parentRef of kind Service for a mesh route)")
+	}
 	return out
 }
 

@@ -118,3 +118,22 @@ spec:
 		}
 	}
 }
+
+// Guide snippets often leave parentRefs out; such a route attaches to nothing and must not
+// disappear without a word.
+func TestImportRouteWithoutParentRefsIsReported(t *testing.T) {
+	d, warnings := importYAML(t, `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: orphan}
+spec:
+  rules:
+  - backendRefs: [{name: widgets, port: 8080}]
+`)
+	if len(d.Spec.Traffic) != 0 {
+		t.Errorf("traffic = %+v, want none", d.Spec.Traffic)
+	}
+	if !strings.Contains(warnings, "no parentRefs") {
+		t.Errorf("the skipped route is not reported:\n%s", warnings)
+	}
+}
