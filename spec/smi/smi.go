@@ -97,6 +97,10 @@ func Import(ctx context.Context, objs []*unstructured.Unstructured, opts Options
 			im.warn(ref, adapters.FeatureAuthzConditions, adapters.SeverityWarning, "UDPRoute is not supported by Trellis designs; skipped")
 		case group == GroupAccess && o.GetKind() == "TrafficTarget":
 			targets = append(targets, o)
+		case strings.HasSuffix(group, ".smi-spec.io"):
+			// TrafficMetrics (metrics.smi-spec.io) and kinds of later drafts: SMI, but nothing
+			// a design holds.
+			im.warn(ref, "", adapters.SeverityInfo, "SMI kind %s (%s) has no design equivalent; skipped", o.GetKind(), o.GetAPIVersion())
 		default:
 			im.warn(ref, "", adapters.SeverityInfo, "not an SMI resource (%s); skipped", o.GetAPIVersion())
 		}
