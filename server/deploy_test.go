@@ -130,7 +130,9 @@ func TestDeployThroughTheAPI(t *testing.T) {
 			c.mustNext("connection_ack")
 			c.subscribe("ops", `subscription { operationProgress { operation { id kind status progress message error result } } }`)
 			waitFor(t, "the progress subscription", func() bool { return e.srv.Operations().Events.Subscribers() == 1 })
-			var dep struct{ Deploy struct{ ID, Kind, Status string } }
+			var dep struct {
+				Deploy struct{ ID, Kind, Status string }
+			}
 			e.must(t, editor, deployMutation, deployVars("bookinfo", false, false), &dep)
 			if dep.Deploy.Kind != "deploy" || dep.Deploy.Status != "RUNNING" {
 				t.Fatalf("deploy = %+v", dep)
@@ -184,7 +186,11 @@ func TestDeployThroughTheAPI(t *testing.T) {
 				t.Fatalf("applied = %+v", d.Applied)
 			}
 			var evlog struct {
-				Events struct{ Edges []struct{ Node struct{ Actor, Action string } } }
+				Events struct {
+					Edges []struct {
+						Node struct{ Actor, Action string }
+					}
+				}
 			}
 			e.must(t, viewer, `{ events(filter: {objectName: "bookinfo"}, first: 5) { edges { node { actor action } } } }`, nil, &evlog)
 			var actions []string
@@ -271,8 +277,12 @@ func TestDeployThroughTheAPI(t *testing.T) {
 			// The stored findings of each revision.
 			var fq struct {
 				Design struct {
-					Head     struct{ Findings []struct{ Rule, Severity, Title, Remedy string } }
-					Revision struct{ Findings []struct{ Rule, Severity string } }
+					Head struct {
+						Findings []struct{ Rule, Severity, Title, Remedy string }
+					}
+					Revision struct {
+						Findings []struct{ Rule, Severity string }
+					}
 				}
 			}
 			e.must(t, viewer, `{ design(name: "bookinfo") { head { findings { rule severity title remedy } } revision(number: 1) { findings { rule severity } } } }`, nil, &fq)
