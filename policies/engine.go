@@ -9,10 +9,9 @@
 package policies
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
+	"reflect"
 	"runtime"
 	"sort"
 	"sync"
@@ -283,13 +282,9 @@ func Input(d *spec.Design, meshes map[string]*adapters.Output) (ast.Value, error
 	return obj, nil
 }
 
-// designInput converts the design to an AST object through its JSON form.
+// designInput converts the design to the AST object of its JSON form (directly, see toAST).
 func designInput(d *spec.Design) (ast.Object, error) {
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(d); err != nil {
-		return nil, fmt.Errorf("building policy input for design %q: %w", d.Metadata.Name, err)
-	}
-	v, err := ast.ValueFromReader(&buf)
+	v, err := toAST(reflect.ValueOf(d))
 	if err != nil {
 		return nil, fmt.Errorf("building policy input for design %q: %w", d.Metadata.Name, err)
 	}
