@@ -19,7 +19,7 @@ kind: VirtualService
 metadata: {name: reviews, namespace: shop}
 spec:
   hosts: [reviews]
-  gateways: [shop-gateway]
+  gateways: [shop-gateway, mesh]
   http:
   - match:
     - uri: {prefix: /api}

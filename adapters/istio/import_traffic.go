@@ -125,8 +125,15 @@ var prefixRewriteRe = regexp.MustCompile(`^\^\(\?:(.*)\)(\(/\|\$\)|/\?)$`)
 
 func (im *importer) virtualService(o *unstructured.Unstructured, s map[string]any) {
 	im.warnUnknown(o, "spec", s, "", "hosts", "http", "tcp", "exportTo", "gateways", "tls")
-	if g := strs(list(s, "gateways")); len(g) > 0 && !(len(g) == 1 && g[0] == "mesh") {
-		im.warn(o, "spec.gateways", adapters.FeatureWeightedSplit, "ingress gateway routing is outside the design: the routes are imported as mesh routes")
+	if g := strs(list(s, "gateways")); len(g) > 0 && !contains(g, "mesh") {
+		// Bound to ingress gateways only: north-south routing, not part of a mesh design. The
+		// services it routes to are still declared.
+		im.warn(o, "spec.gateways", adapters.FeatureWeightedSplit, "routes bound only to ingress gateways ("+strings.Join(g, ", ")+") are outside the mesh design: skipped (add \"mesh\" to spec.gateways to route sidecar traffic too)")
+		im.declareDestinations(o.GetNamespace(), s)
+		return
+	}
+	if g := strs(list(s, "gateways")); len(g) > 1 {
+		im.warn(o, "spec.gateways", adapters.FeatureWeightedSplit, "the routes also apply at ingress gateways; the design keeps the mesh (sidecar) part only")
 	}
 	if len(list(s, "tls")) > 0 {
 		im.warn(o, "spec.tls", adapters.FeatureWeightedSplit, "TLS (SNI) routes have no design equivalent: dropped")
@@ -136,15 +143,31 @@ func (im *importer) virtualService(o *unstructured.Unstructured, s map[string]an
 		im.warn(o, "spec.hosts", "", "no hosts: dropped")
 		return
 	}
-	name, ns, internal := im.resolveHost(hosts[0], o.GetNamespace())
-	if internal {
-		im.service(name, ns)
-	} else if _, ok := im.external[name]; !ok {
-		im.warn(o, "spec.hosts", "", "host "+strconv.Quote(hosts[0])+" is neither a mesh service nor a ServiceEntry host: dropped")
+	// The first host that is a mesh service (or a ServiceEntry host) names the traffic policy;
+	// public hostnames of gateway routes (Flagger writes [app.example.com, podinfo]) and "*" are
+	// skipped.
+	var name, ns, chosen string
+	var internal bool
+	for _, h := range hosts {
+		if h == "*" || strings.HasPrefix(h, "*.") {
+			continue
+		}
+		n, nsp, in := im.resolveHost(h, o.GetNamespace())
+		_, ext := im.external[n]
+		if in || ext {
+			name, ns, internal, chosen = n, nsp, in, h
+			break
+		}
+	}
+	if chosen == "" {
+		im.warn(o, "spec.hosts", "", "no host of "+strconv.Quote(strings.Join(hosts, ", "))+" is a mesh service or a ServiceEntry host: dropped")
 		return
 	}
-	if len(hosts) > 1 && internal {
-		im.warn(o, "spec.hosts", "", "only the first host is imported; a design traffic policy targets one service")
+	if internal {
+		im.service(name, ns)
+	}
+	if len(hosts) > 1 {
+		im.warn(o, "spec.hosts", "", "a design traffic policy targets one service: imported for host "+strconv.Quote(chosen)+", the other hosts are dropped")
 	}
 	tp := im.policy(name)
 	https := list(s, "http")
@@ -172,13 +195,54 @@ func (im *importer) virtualService(o *unstructured.Unstructured, s map[string]an
 	}
 }
 
+// ensureVersion declares a subset that no imported DestinationRule defines (its DestinationRule is
+// often applied from another file) as a version selected by the label version=<subset>, with a
+// warning, so that the design stays valid and the route keeps its destination.
+func (im *importer) ensureVersion(o *unstructured.Unstructured, path string, svc *spec.Service, subset string) {
+	if subset == "" {
+		return
+	}
+	for _, v := range svc.Versions {
+		if v.Name == subset {
+			return
+		}
+	}
+	svc.Versions = append(svc.Versions, spec.Version{Name: subset, Labels: map[string]string{"version": subset}})
+	im.warn(o, path+".subset", adapters.FeatureWeightedSplit, "subset "+strconv.Quote(subset)+" of "+svc.Name+" is defined by no imported DestinationRule: assumed to select version="+subset+" (import the DestinationRule too to keep its labels)")
+}
+
+// declareDestinations declares the mesh services a VirtualService routes to.
+func (im *importer) declareDestinations(ns string, s map[string]any) {
+	for _, h := range list(s, "http") {
+		hm, _ := h.(map[string]any)
+		for _, r := range list(hm, "route") {
+			rm, _ := r.(map[string]any)
+			if n, nsp, in := im.resolveHost(str(mp(rm, "destination"), "host"), ns); in && n != "" {
+				im.service(n, nsp)
+			}
+		}
+	}
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
 func (im *importer) backends(o *unstructured.Unstructured, path, service, ns string, routes []any) []spec.Backend {
 	var out []spec.Backend
 	for j, r := range routes {
 		rm, _ := r.(map[string]any)
 		dest := mp(rm, "destination")
-		bname, _, _ := im.resolveHost(str(dest, "host"), ns)
+		bname, bns, binternal := im.resolveHost(str(dest, "host"), ns)
 		b := spec.Backend{Service: bname, Version: str(dest, "subset"), Port: i32(mp(dest, "port"), "number")}
+		if binternal {
+			im.ensureVersion(o, fmt.Sprintf("%s.route[%d].destination", path, j), im.service(bname, bns), b.Version)
+		}
 		if b.Service == service {
 			b.Service = ""
 		}

@@ -400,6 +400,11 @@ func (im *importer) routeConditions(rt *unstructured.Unstructured) []spec.Access
 					if ap, ok := accessPathBack(p); ok {
 						if ap != "" {
 							c.Paths = []string{ap}
+							// A Gateway API PathPrefix matches the prefix itself too ("/ping"
+							// matches "/ping" and "/ping/x"); an access path "/ping/*" does not.
+							if t, _ := p["type"].(string); (t == "" || t == "PathPrefix") && strings.HasSuffix(ap, "/*") {
+								c.Paths = []string{strings.TrimSuffix(ap, "/*"), ap}
+							}
 						}
 					} else {
 						im.warn(rt, adapters.FeatureAuthzConditions, "path regular expression %v cannot be an access-rule path: the condition is widened", p["value"])

@@ -333,7 +333,7 @@ func (t *translator) httpConditionMatches(path string, conds []spec.AccessCondit
 				continue
 			}
 		}
-		paths := c.Paths
+		paths := collapsePrefixes(c.Paths)
 		if len(paths) == 0 {
 			paths = []string{""}
 		}
@@ -363,17 +363,43 @@ func (t *translator) httpConditionMatches(path string, conds []spec.AccessCondit
 	return out
 }
 
+// prefixMarker marks a path that collapsePrefixes merged into a Gateway API PathPrefix.
+const prefixMarker = "\x00prefix:"
+
+// collapsePrefixes merges an exact path "/x" and its sub-paths "/x/*" into one PathPrefix "/x",
+// which matches exactly those requests. A lone "/x/*" stays a sub-path match: a PathPrefix would
+// also allow "/x" itself, wider than the rule.
+func collapsePrefixes(paths []string) []string {
+	set := map[string]bool{}
+	for _, p := range paths {
+		set[p] = true
+	}
+	var out []string
+	for _, p := range paths {
+		base, sub := strings.TrimSuffix(p, "/*"), strings.HasSuffix(p, "/*")
+		switch {
+		case sub && set[base]:
+			out = append(out, prefixMarker+base)
+		case !sub && set[p+"/*"]:
+			// merged into the prefix above
+		default:
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // accessPath converts an access-rule path ("/x", "/x/*", "/x*", "*") to an HTTPPathMatch.
 func accessPath(p string) map[string]any {
 	switch {
 	case p == "" || p == "*":
 		return nil
+	case strings.HasPrefix(p, prefixMarker):
+		return map[string]any{"type": "PathPrefix", "value": strings.TrimPrefix(p, prefixMarker)}
+	case p == "/*":
+		return map[string]any{"type": "PathPrefix", "value": "/"}
 	case strings.HasSuffix(p, "/*"):
-		v := strings.TrimSuffix(p, "/*")
-		if v == "" {
-			v = "/"
-		}
-		return map[string]any{"type": "PathPrefix", "value": v}
+		return map[string]any{"type": "RegularExpression", "value": regexp.QuoteMeta(strings.TrimSuffix(p, "*")) + ".*"}
 	case strings.HasSuffix(p, "*"):
 		return map[string]any{"type": "RegularExpression", "value": regexp.QuoteMeta(strings.TrimSuffix(p, "*")) + ".*"}
 	case strings.HasPrefix(p, "*"):
