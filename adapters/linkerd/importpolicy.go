@@ -203,6 +203,10 @@ func (im *importer) authorizations() {
 			}
 			srv = im.routeServer(rt)
 			conds = im.routeConditions(rt)
+			if len(conds) == 0 {
+				im.warn(o, adapters.FeatureAuthzConditions, "no match of %s %q could be imported: the authorization is not imported (its requests stay denied)", tkind, tname)
+				continue
+			}
 		case "Namespace":
 			im.warn(o, adapters.FeatureAuthzAllow, "namespace-wide authorization has no design equivalent (rules name one destination): not imported")
 			continue
@@ -407,7 +411,10 @@ func (im *importer) routeConditions(rt *unstructured.Unstructured) []spec.Access
 							}
 						}
 					} else {
-						im.warn(rt, adapters.FeatureAuthzConditions, "path regular expression %v cannot be an access-rule path: the condition is widened", p["value"])
+						// Never widen an authorization on import: leave the match out, so its
+						// requests stay denied, and say so.
+						im.warn(rt, adapters.FeatureAuthzConditions, "path regular expression %v cannot be an access-rule path: this match is not imported and its requests stay denied", p["value"])
+						continue
 					}
 				}
 				if method, ok := mm["method"].(string); ok {
