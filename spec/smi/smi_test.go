@@ -1,132 +1,35 @@
 package smi_test
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"sigs.k8s.io/yaml"
 
 	"github.com/trellis-mesh/trellis/adapters"
 	_ "github.com/trellis-mesh/trellis/adapters/all"
 	"github.com/trellis-mesh/trellis/spec"
+	"github.com/trellis-mesh/trellis/spec/importtest"
 	"github.com/trellis-mesh/trellis/spec/smi"
 )
 
-func readObjects(t *testing.T, path string) []*unstructured.Unstructured {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
-	var out []*unstructured.Unstructured
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			if err == io.EOF {
-				break
-			}
-			t.Fatal(err)
-		}
-		if len(m) > 0 {
-			out = append(out, &unstructured.Unstructured{Object: m})
-		}
-	}
-	return out
-}
-
-// golden compares got with testdata/golden/<name>, rewriting it when UPDATE_GOLDEN=1.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if os.Getenv("UPDATE_GOLDEN") == "1" {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with UPDATE_GOLDEN=1 to create it)", err)
-	}
-	var a, b any
-	if err := yaml.Unmarshal(want, &a); err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.Unmarshal(got, &b); err != nil {
-		t.Fatal(err)
-	}
-	wa, _ := yaml.Marshal(a)
-	gb, _ := yaml.Marshal(b)
-	if !bytes.Equal(wa, gb) {
-		t.Errorf("%s differs from golden (UPDATE_GOLDEN=1 rewrites it)\n--- want\n%s\n--- got\n%s", name, wa, gb)
-	}
+func importFn(ctx context.Context, objs []*unstructured.Unstructured) (*spec.Design, []adapters.Warning, error) {
+	return smi.Import(ctx, objs, smi.Options{})
 }
 
 func importFile(t *testing.T, file string) (*spec.Design, []adapters.Warning) {
 	t.Helper()
-	d, ws, err := smi.Import(context.Background(), readObjects(t, filepath.Join("testdata", file)), smi.Options{})
-	if err != nil {
-		t.Fatalf("importing %s: %v", file, err)
-	}
-	return d, ws
+	return importtest.ImportFile(t, importFn, file)
 }
 
-// TestGolden imports every realistic SMI input, stores the design and the warnings as golden
-// files, and checks that the design re-loads through the loader and translates for every mesh.
-func TestGolden(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.yaml")
-	if len(files) < 4 {
-		t.Fatalf("want at least 4 SMI inputs, have %d", len(files))
-	}
-	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
-		t.Run(name, func(t *testing.T) {
-			d, ws := importFile(t, filepath.Base(f))
-			out, err := yaml.Marshal(d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden(t, name+".design.yaml", out)
-			var lines []string
-			for _, w := range ws {
-				lines = append(lines, w.String())
-			}
-			golden(t, name+".warnings.yaml", mustYAML(t, lines))
-			if _, err := spec.LoadBytes(name+".design.yaml", out); err != nil {
-				t.Fatalf("imported design does not load back: %v", err)
-			}
-			for _, mesh := range []string{"istio", "linkerd", "consul", "native"} {
-				a, err := adapters.Lookup(mesh)
-				if err != nil {
-					continue
-				}
-				if _, _, err := a.Translate(context.Background(), d, adapters.Options{}); err != nil {
-					t.Errorf("translating the imported design for %s: %v", mesh, err)
-				}
-			}
-		})
-	}
-}
-
-func mustYAML(t *testing.T, v any) []byte {
+func readObjects(t *testing.T, path string) []*unstructured.Unstructured {
 	t.Helper()
-	b, err := yaml.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return importtest.ReadObjects(t, path)
 }
+
+// TestGolden imports every realistic input and compares designs and warnings with golden files.
+func TestGolden(t *testing.T) { importtest.RunGolden(t, importFn, 4) }
 
 func TestBookstoreSemantics(t *testing.T) {
 	d, ws := importFile(t, "osm-bookstore.yaml")
