@@ -11,7 +11,6 @@ import (
 
 	"github.com/trellis-mesh/trellis/adapters"
 	"github.com/trellis-mesh/trellis/kube"
-
 	"github.com/trellis-mesh/trellis/server/graph/model"
 )
 
