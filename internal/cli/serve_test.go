@@ -58,12 +58,19 @@ func TestServeCommand(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("addr: "+addr+"\nlogFormat: json\nloadExamples: ../../spec/testdata/cases\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	xln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	xaddr := xln.Addr().String()
+	_ = xln.Close()
+	t.Setenv("TRELLIS_XDS_ADDR", xaddr)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var stderr string
 	go func() {
 		var err error
-		_, stderr, err = runCmd(ctx, "serve", "--config", cfg, "--home", home, "--xds-addr", "127.0.0.1:0")
+		_, stderr, err = runCmd(ctx, "serve", "--config", cfg, "--home", home)
 		done <- err
 	}()
 	deadline := time.Now().Add(30 * time.Second)
@@ -98,6 +105,18 @@ func TestServeCommand(t *testing.T) {
 	res.Body.Close()
 	if body.Data.Designs.TotalCount == 0 {
 		t.Fatal("examples were not loaded")
+	}
+	// The embedded xDS control plane listens on TRELLIS_XDS_ADDR.
+	if c, err := net.DialTimeout("tcp", xaddr, 5*time.Second); err != nil {
+		t.Fatalf("xDS control plane on %s: %v", xaddr, err)
+	} else {
+		_ = c.Close()
+	}
+	// The dashboard is served at /.
+	if res, err := http.Get("http://" + addr + "/"); err != nil || res.StatusCode != 200 || !strings.Contains(res.Header.Get("Content-Type"), "html") {
+		t.Fatalf("GET /: %v %v", res, err)
+	} else {
+		res.Body.Close()
 	}
 	cancel() // graceful shutdown, as on SIGTERM
 	select {
