@@ -10,8 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trellis-mesh/trellis/adapters"
-	_ "github.com/trellis-mesh/trellis/adapters/all"     // registers every mesh adapter
-	_ "github.com/trellis-mesh/trellis/adapters/linkerd" // until adapters/all lists it
+	_ "github.com/trellis-mesh/trellis/adapters/all" // registers every mesh adapter
 	"github.com/trellis-mesh/trellis/policies"
 	"github.com/trellis-mesh/trellis/spec"
 )
