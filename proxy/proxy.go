@@ -77,6 +77,7 @@ type Proxy struct {
 	warmTimer   *time.Timer
 	applyErrors uint64
 	done        chan error
+	stopped     chan struct{}
 }
 
 // Run starts a proxy and blocks until ctx is cancelled, then drains gracefully.
@@ -113,7 +114,7 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 	if cfg.Identity == "" {
 		cfg.Identity = cfg.Service
 	}
-	p := &Proxy{cfg: cfg, log: cfg.Logger, stats: stats.NewRegistry(), ready: make(chan struct{}), done: make(chan error, 1)}
+	p := &Proxy{cfg: cfg, log: cfg.Logger, stats: stats.NewRegistry(), ready: make(chan struct{}), done: make(chan error, 1), stopped: make(chan struct{})}
 	p.up = upstream.NewManager(p.log)
 	p.builder = table.NewBuilder(p.up, p.stats, p.log)
 	p.srv = router.New(PeerIdentity(cfg), p.up, p.stats, p.log)
@@ -145,6 +146,7 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 	}
 	go func() {
 		<-ctx.Done()
+		close(p.stopped)
 		cancel()
 		dctx, dcancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
 		err := p.srv.Drain(dctx)
@@ -264,6 +266,32 @@ func (p *Proxy) apply(res table.Resources) error {
 	return p.publishLocked(t)
 }
 
+// trimWhenIdle trims memory once ready, again when start-up settles, and then each time the proxy
+// becomes idle (no open downstream connection and none accepted for two seconds) after activity.
+func (p *Proxy) trimWhenIdle() {
+	trimResidentMemory()
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	_, last := p.srv.Activity()
+	trimmed := false
+	for {
+		select {
+		case <-p.stopped:
+			return
+		case <-t.C:
+		}
+		active, total := p.srv.Activity()
+		if active > 0 || total != last {
+			last, trimmed = total, false
+			continue
+		}
+		if !trimmed {
+			trimResidentMemory()
+			trimmed = true
+		}
+	}
+}
+
 func (p *Proxy) flushPending() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -289,13 +317,7 @@ func (p *Proxy) publishLocked(t *table.Table) error {
 	p.readyOnce.Do(func() {
 		close(p.ready)
 		if p.cfg.TrimMemory {
-			go func() {
-				// Again after start-up settles (the first GC cycles touch the tables again).
-				for _, d := range []time.Duration{0, time.Second} {
-					time.Sleep(d)
-					trimResidentMemory()
-				}
-			}()
+			go p.trimWhenIdle()
 		}
 	})
 	names := make([]string, 0, len(t.Listeners))

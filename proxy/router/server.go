@@ -93,6 +93,11 @@ func New(identity string, up *upstream.Manager, st *stats.Registry, log *slog.Lo
 	return s
 }
 
+// Activity returns the open downstream connections and the number accepted so far.
+func (s *Server) Activity() (active int64, accepted uint64) {
+	return s.c.dsActive.Load(), s.c.dsTotal.Value()
+}
+
 // Table returns the current table (nil before the first Apply).
 func (s *Server) Table() *table.Table { return s.tbl.Load() }
 
