@@ -12,9 +12,12 @@ import (
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
-// healthCheck is an active HTTP health check.
+// healthCheck is an active HTTP, gRPC (grpc.health.v1) or TCP health check.
 type healthCheck struct {
 	path      string
 	host      string
@@ -23,6 +26,8 @@ type healthCheck struct {
 	unhealthy int
 	healthy   int
 	tcpOnly   bool
+	grpc      bool
+	service   string // gRPC health service name ("" = the server as a whole)
 }
 
 func parseHealthCheck(h *corev3.HealthCheck) (*healthCheck, error) {
@@ -47,8 +52,12 @@ func parseHealthCheck(h *corev3.HealthCheck) (*healthCheck, error) {
 		hc.host = h.GetHttpHealthCheck().GetHost()
 	case h.GetTcpHealthCheck() != nil:
 		hc.tcpOnly = true
+	case h.GetGrpcHealthCheck() != nil:
+		hc.grpc = true
+		hc.service = h.GetGrpcHealthCheck().GetServiceName()
+		hc.host = h.GetGrpcHealthCheck().GetAuthority()
 	default:
-		return nil, errors.New("only http_health_check and tcp_health_check are supported")
+		return nil, errors.New("only http_health_check, grpc_health_check and tcp_health_check are supported")
 	}
 	if hc.interval <= 0 {
 		return nil, fmt.Errorf("interval: must be positive, got %s", hc.interval)
@@ -58,7 +67,7 @@ func parseHealthCheck(h *corev3.HealthCheck) (*healthCheck, error) {
 
 func (h *healthCheck) key(eps []*Endpoint) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s|%s|%s|%s|%d|%d|%v", h.path, h.host, h.interval, h.timeout, h.unhealthy, h.healthy, h.tcpOnly)
+	fmt.Fprintf(&b, "%s|%s|%s|%s|%d|%d|%v|%v|%s", h.path, h.host, h.interval, h.timeout, h.unhealthy, h.healthy, h.tcpOnly, h.grpc, h.service)
 	for _, e := range eps {
 		b.WriteString("|" + e.Addr)
 	}
@@ -116,6 +125,9 @@ func (h *healthCheck) check(ctx context.Context, client *http.Client, e *Endpoin
 		_ = conn.Close()
 		return true
 	}
+	if h.grpc {
+		return h.checkGRPC(ctx, e)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.Addr+h.path, nil)
 	if err != nil {
 		return false
@@ -134,3 +146,20 @@ func (h *healthCheck) check(ctx context.Context, client *http.Client, e *Endpoin
 }
 
 func netDialer(timeout time.Duration) *net.Dialer { return &net.Dialer{Timeout: timeout} }
+
+// checkGRPC calls grpc.health.v1.Health/Check on the endpoint (h2c) and wants SERVING.
+func (h *healthCheck) checkGRPC(ctx context.Context, e *Endpoint) bool {
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if h.host != "" {
+		opts = append(opts, grpc.WithAuthority(h.host))
+	}
+	conn, err := grpc.NewClient("passthrough:///"+e.Addr, opts...)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	cctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	resp, err := healthpb.NewHealthClient(conn).Check(cctx, &healthpb.HealthCheckRequest{Service: h.service})
+	return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
+}
