@@ -106,9 +106,9 @@ func (p Profile) Validate() error {
 	case err != nil:
 		errs = append(errs, fmt.Errorf("profile.url: %w", err))
 	case u.Scheme != "http":
-		errs = append(errs, fmt.Errorf("profile.url: scheme %q is not supported; expected http://127.0.0.1:PORT/...", u.Scheme))
+		errs = append(errs, fmt.Errorf("profile.url: scheme %q is not supported; expected a URL such as http://127.0.0.1:8080/path", u.Scheme))
 	case u.Hostname() == "":
-		errs = append(errs, fmt.Errorf("profile.url: %q has no host; expected http://127.0.0.1:PORT/...", p.URL))
+		errs = append(errs, fmt.Errorf("profile.url: %q has no host; expected a URL such as http://127.0.0.1:8080/path", p.URL))
 	}
 	for k := range p.Headers {
 		if k == "" || strings.ContainsAny(k, " :\r\n") {

@@ -50,7 +50,7 @@ func RunTests(ctx context.Context, dirs []string) ([]TestResult, error) {
 	if _, err := buildCatalogue(mods, nil); err != nil {
 		return nil, err
 	}
-	ch, err := tester.NewRunner().SetModules(mods).EnableTracing(false).Run(ctx, mods)
+	ch, err := tester.NewRunner().SetModules(mods).EnableTracing(false).RunTests(ctx, nil)
 	if err != nil {
 		return nil, &PolicyError{Problems: []string{formatRegoErr(err)}}
 	}

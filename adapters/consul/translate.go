@@ -79,7 +79,6 @@ type translator struct {
 	warnings []adapters.Warning
 
 	entries  map[string]*entry // key kind/name
-	callers  map[string][]string
 	identity map[string]string // identity -> service name
 
 	// traffic planning

@@ -1,5 +1,7 @@
 package router
 
+//lint:file-ignore SA1019 the test client speaks h2c with x/net/http2 like the proxy does
+
 import (
 	"bufio"
 	"bytes"

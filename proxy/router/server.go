@@ -4,6 +4,8 @@
 // clusters with timeouts, retries, mirroring and header mutations.
 package router
 
+//lint:file-ignore SA1019 h2c (cleartext HTTP/2) is served with x/net/http2 until the move to http.Server.Protocols
+
 import (
 	"bufio"
 	"context"

@@ -161,10 +161,7 @@ func (r *Registry) WritePrometheus(w io.Writer) {
 			fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", name, help, name)
 			lastName = name
 		}
-		n := c.name
-		if strings.HasSuffix(n, "{}") {
-			n = strings.TrimSuffix(n, "{}")
-		}
+		n := strings.TrimSuffix(c.name, "{}")
 		fmt.Fprintf(w, "%s %d\n", n, c.v.Load())
 	}
 	for _, g := range gauges {

@@ -1,5 +1,7 @@
 package table
 
+//lint:file-ignore SA1019 the proxy reads deprecated xDS fields on purpose: control planes in the field still send them
+
 import (
 	"fmt"
 	"regexp"

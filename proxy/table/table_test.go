@@ -116,7 +116,8 @@ func TestInboundFilters(t *testing.T) {
 		t.Error("RBAC decisions")
 	}
 	// max_tokens 2, one token per hour: two pass, the third is limited.
-	if !in.RateLimit.Allow() || !in.RateLimit.Allow() || in.RateLimit.Allow() {
+	first, second, third := in.RateLimit.Allow(), in.RateLimit.Allow(), in.RateLimit.Allow()
+	if !first || !second || third {
 		t.Error("token bucket")
 	}
 }

@@ -5,6 +5,8 @@
 // lives in per-name state objects that survive configuration updates.
 package upstream
 
+//lint:file-ignore SA1019 deprecated xDS cluster fields are still sent by control planes; h2c upstreams use x/net/http2 until the move to http.Transport.Protocols
+
 import (
 	"context"
 	"crypto/tls"

@@ -121,7 +121,8 @@ func TestCircuitBreakers(t *testing.T) {
 	pc.CircuitBreakers = &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{{
 		MaxRequests: wrapperspb.UInt32(2), MaxRetries: wrapperspb.UInt32(1)}}}
 	c := buildOne(t, NewManager(nil), pc)
-	if !c.AcquireRequest() || !c.AcquireRequest() || c.AcquireRequest() {
+	first, second, third := c.AcquireRequest(), c.AcquireRequest(), c.AcquireRequest()
+	if !first || !second || third {
 		t.Error("max_requests 2")
 	}
 	if !c.AcquireRetry() || c.AcquireRetry() {

@@ -785,9 +785,7 @@ func (im *importer) upgradeV1beta1(o *unstructured.Unstructured, ref string) *un
 	if sp == nil {
 		return nil
 	}
-	if _, ok := sp["meshName"]; ok {
-		delete(sp, "meshName")
-	}
+	delete(sp, "meshName")
 	switch o.GetKind() {
 	case "VirtualNode":
 		if dns, ok := asMap(asMap1(sp["serviceDiscovery"])["dns"]); ok {

@@ -23,11 +23,6 @@ func importFile(t *testing.T, file string) (*spec.Design, []adapters.Warning) {
 	return importtest.ImportFile(t, importFn, file)
 }
 
-func readObjects(t *testing.T, path string) []*unstructured.Unstructured {
-	t.Helper()
-	return importtest.ReadObjects(t, path)
-}
-
 // TestGolden imports every realistic input and compares designs and warnings with golden files.
 func TestGolden(t *testing.T) { importtest.RunGolden(t, importFn, 4) }
 
