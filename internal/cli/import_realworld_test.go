@@ -138,14 +138,33 @@ spec:
     - destination: {host: payments, subset: blue}
       weight: 10
 `)
+	// Subsets whose DestinationRule is in another file become versions (with a warning).
 	code, out, errOut := run(t, "import", "istio", "-f", vs)
+	if code != ExitOK || !strings.Contains(out, "green") || !strings.Contains(errOut, "defined by no imported DestinationRule") {
+		t.Errorf("subsets without a DestinationRule: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// A catch-all route that shadows later routes cannot be a valid design: the design is
+	// printed anyway and the command fails with the violation and a hint.
+	shadow := writeInput(t, "shadow.yaml", `apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata: {name: payments}
+spec:
+  hosts: [payments]
+  http:
+  - route:
+    - destination: {host: payments}
+  - match: [{headers: {x-canary: {exact: "1"}}}]
+    route:
+    - destination: {host: payments-canary}
+`)
+	code, out, errOut = run(t, "import", "istio", "-f", shadow)
 	if code != ExitInvalid {
 		t.Errorf("exit %d, want %d", code, ExitInvalid)
 	}
-	if !strings.Contains(out, "kind: Design") || !strings.Contains(out, "green") {
+	if !strings.Contains(out, "kind: Design") {
 		t.Errorf("the design is not printed: %q", out)
 	}
-	for _, want := range []string{"does not validate yet", `unknown version "green"`, "hint:"} {
+	for _, want := range []string{"does not validate yet", "never used", "hint:"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr %q lacks %q", errOut, want)
 		}
