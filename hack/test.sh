@@ -31,18 +31,27 @@ race_pkgs=$(go list ./server/... ./proxy/... ./controlplane/... ./test/e2e/... 2
 all_pkgs=$(go list ./...)
 other_pkgs=$(comm -23 <(echo "$all_pkgs" | sort) <(echo "$race_pkgs" | sort))
 
+# Every step runs even when an earlier one fails, so one run shows every failure.
+failed=()
+
 step "go test (unit and integration)"
 # shellcheck disable=SC2086
-go test -count=1 -timeout 30m $other_pkgs
+go test -count=1 -timeout 30m $other_pkgs || failed+=("go test")
 
 if [ -n "$race_pkgs" ]; then
   step "go test -race (server and bundled mesh)"
   # shellcheck disable=SC2086
-  go test -count=1 -race -timeout 30m $race_pkgs
+  go test -count=1 -race -timeout 30m $race_pkgs || failed+=("go test -race")
 fi
 
 if [ -x test/e2e/ui/run.sh ]; then
   step "dashboard: unit tests and browser tests in Chromium"
   # In CI, also fail when the committed dashboard build (ui/dist) is stale.
-  CHECK_UI_DIST=${CHECK_UI_DIST:-${CI:+1}} test/e2e/ui/run.sh
+  CHECK_UI_DIST=${CHECK_UI_DIST:-${CI:+1}} test/e2e/ui/run.sh || failed+=("dashboard tests")
 fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+  printf '\nFAILED: %s\n' "${failed[*]}" >&2
+  exit 1
+fi
+printf '\nall tests passed\n' >&2
