@@ -151,7 +151,7 @@ done
 for p in "${PIDS[@]}"; do
 	kill -0 "$p" 2>/dev/null || { echo "process $p exited early; logs in $WORK" >&2; exit 1; }
 done
-sleep 1 # let the proxies trim their start-up memory before the idle RSS reading
+sleep 4 # the readiness probes above are activity: proxies trim memory after 2 s without connections
 
 # tree PID...: the pids and their children.
 tree() { for p in "$@"; do echo "$p"; pgrep -P "$p" || true; done; }
