@@ -273,18 +273,24 @@ func (im *importer) httpRoute(r *gwv1.HTTPRoute, ref string) {
 			if !ok {
 				continue
 			}
-			for _, p := range parents {
-				port := int32(0)
-				if p.Port != nil {
-					port = int32(*p.Port)
-				}
-				im.service(string(p.Name), spec.ProtocolHTTP, port, ref)
-				im.entries[string(p.Name)] = append(im.entries[string(p.Name)], &entry{
-					parent: string(p.Name), route: routeNS + "/" + r.Name, created: r.CreationTimestamp.Time,
-					ruleIdx: ri, matchIdx: mi, ruleName: ruleName(r.Name, rule.Name, ri), match: sm, rule: info,
-				})
-			}
+			im.attach(parents, spec.ProtocolHTTP, ref, entry{route: routeNS + "/" + r.Name, created: r.CreationTimestamp.Time,
+				ruleIdx: ri, matchIdx: mi, ruleName: ruleName(r.Name, rule.Name, ri), match: sm, rule: info})
 		}
+	}
+}
+
+// attach records one (rule, match) entry for every Service parent, declaring the parent with its
+// port.
+func (im *importer) attach(parents []gwv1.ParentReference, proto spec.Protocol, ref string, e entry) {
+	for _, p := range parents {
+		port := int32(0)
+		if p.Port != nil {
+			port = int32(*p.Port)
+		}
+		im.service(string(p.Name), proto, port, ref)
+		pe := e
+		pe.parent = string(p.Name)
+		im.entries[pe.parent] = append(im.entries[pe.parent], &pe)
 	}
 }
 
@@ -317,17 +323,8 @@ func (im *importer) grpcRoute(r *gwv1.GRPCRoute, ref string) {
 			if !ok {
 				continue
 			}
-			for _, p := range parents {
-				port := int32(0)
-				if p.Port != nil {
-					port = int32(*p.Port)
-				}
-				im.service(string(p.Name), spec.ProtocolGRPC, port, ref)
-				im.entries[string(p.Name)] = append(im.entries[string(p.Name)], &entry{
-					parent: string(p.Name), route: routeNS + "/" + r.Name, created: r.CreationTimestamp.Time,
-					ruleIdx: ri, matchIdx: mi, ruleName: ruleName(r.Name, rule.Name, ri), match: sm, grpc: true, rule: info,
-				})
-			}
+			im.attach(parents, spec.ProtocolGRPC, ref, entry{route: routeNS + "/" + r.Name, created: r.CreationTimestamp.Time,
+				ruleIdx: ri, matchIdx: mi, ruleName: ruleName(r.Name, rule.Name, ri), match: sm, grpc: true, rule: info})
 		}
 	}
 }
