@@ -478,72 +478,49 @@ func perServiceBase(name string, services []string) (string, bool) {
 // mergeJWTRules folds the RequestAuthentications the translator generates per service from one
 // rule ("<rule>-<service>", identical settings, at least two) back into that rule.
 func mergeJWTRules(rules []spec.JWTRule) []spec.JWTRule {
-	key := func(r spec.JWTRule) (string, bool) {
-		base, ok := perServiceBase(r.Name, r.Services)
-		if !ok {
-			return "", false
-		}
-		r.Name, r.Services = base, nil
-		return fmt.Sprintf("%+v", r), true
-	}
-	counts := map[string]int{}
-	for _, r := range rules {
-		if k, ok := key(r); ok {
-			counts[k]++
-		}
-	}
-	var out []spec.JWTRule
-	index := map[string]int{}
-	for _, r := range rules {
-		k, ok := key(r)
-		if !ok || counts[k] < 2 {
-			out = append(out, r)
-			continue
-		}
-		if i, seen := index[k]; seen {
-			out[i].Services = append(out[i].Services, r.Services...)
-			continue
-		}
-		base, _ := perServiceBase(r.Name, r.Services)
-		r.Name = base
-		index[k] = len(out)
-		out = append(out, r)
-	}
-	return out
+	return mergePerService(rules, func(r *spec.JWTRule) (*string, *[]string) { return &r.Name, &r.Services })
 }
 
 // mergeExtensions folds WasmPlugins generated per service from one extension back into it.
 func mergeExtensions(exts []spec.Extension) []spec.Extension {
-	key := func(e spec.Extension) (string, bool) {
-		base, ok := perServiceBase(e.Name, e.Services)
+	return mergePerService(exts, func(e *spec.Extension) (*string, *[]string) { return &e.Name, &e.Services })
+}
+
+// mergePerService folds items generated per service from one item ("<name>-<service>", one
+// service each, otherwise identical, at least two) back into one item listing the services.
+func mergePerService[T any](items []T, fields func(*T) (*string, *[]string)) []T {
+	key := func(it T) (string, bool) {
+		name, svcs := fields(&it)
+		base, ok := perServiceBase(*name, *svcs)
 		if !ok {
 			return "", false
 		}
-		e.Name, e.Services = base, nil
-		return fmt.Sprintf("%+v", e), true
+		*name, *svcs = base, nil
+		return fmt.Sprintf("%+v", it), true
 	}
 	counts := map[string]int{}
-	for _, e := range exts {
-		if k, ok := key(e); ok {
+	for _, it := range items {
+		if k, ok := key(it); ok {
 			counts[k]++
 		}
 	}
-	var out []spec.Extension
+	var out []T
 	index := map[string]int{}
-	for _, e := range exts {
-		k, ok := key(e)
+	for _, it := range items {
+		k, ok := key(it)
 		if !ok || counts[k] < 2 {
-			out = append(out, e)
+			out = append(out, it)
 			continue
 		}
+		name, svcs := fields(&it)
 		if i, seen := index[k]; seen {
-			out[i].Services = append(out[i].Services, e.Services...)
+			_, outSvcs := fields(&out[i])
+			*outSvcs = append(*outSvcs, *svcs...)
 			continue
 		}
-		base, _ := perServiceBase(e.Name, e.Services)
-		e.Name = base
+		*name, _ = perServiceBase(*name, *svcs)
 		index[k] = len(out)
-		out = append(out, e)
+		out = append(out, it)
 	}
 	return out
 }
