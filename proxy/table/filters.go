@@ -181,6 +181,15 @@ func anyMatch(fs []func(Req) bool, r Req) bool {
 	return false
 }
 
+func allMatch(fs []func(Req) bool, r Req) bool {
+	for _, f := range fs {
+		if !f(r) {
+			return false
+		}
+	}
+	return true
+}
+
 func compileRBAC(rules *rbacv3.RBAC) (*RBAC, error) {
 	out := &RBAC{allow: rules.GetAction() == rbacv3.RBAC_ALLOW}
 	if rules.GetAction() != rbacv3.RBAC_ALLOW && rules.GetAction() != rbacv3.RBAC_DENY {
@@ -242,14 +251,7 @@ func compilePermission(p *rbacv3.Permission) (func(Req) bool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("and_rules: %w", err)
 		}
-		return func(q Req) bool {
-			for _, f := range fs {
-				if !f(q) {
-					return false
-				}
-			}
-			return true
-		}, nil
+		return func(q Req) bool { return allMatch(fs, q) }, nil
 	case *rbacv3.Permission_OrRules:
 		fs, err := compilePermissions(r.OrRules.GetRules())
 		if err != nil {
@@ -317,14 +319,7 @@ func compilePrincipal(p *rbacv3.Principal) (func(Req) bool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("and_ids: %w", err)
 		}
-		return func(q Req) bool {
-			for _, f := range fs {
-				if !f(q) {
-					return false
-				}
-			}
-			return true
-		}, nil
+		return func(q Req) bool { return allMatch(fs, q) }, nil
 	case *rbacv3.Principal_OrIds:
 		fs, err := compilePrincipals(r.OrIds.GetIds())
 		if err != nil {
