@@ -51,9 +51,9 @@ func (*Adapter) Capabilities() adapters.Capabilities {
 		c[f.Feature] = adapters.Capability{Support: adapters.Native}
 	}
 	c[adapters.FeatureHealthCheck] = adapters.Capability{Support: adapters.Partial,
-		Note: "emitted as Cluster.health_checks (http/grpc/tcp); probes go through the peer's inbound proxy (a default-deny RBAC lets the probe's method and path through), so a separate health-check port is not expressible; the bundled proxy runs http and tcp checks only, not grpc_health_check"}
+		Note: "emitted as Cluster.health_checks (http/grpc/tcp); probes go through the peer's inbound proxy (a default-deny RBAC lets the probe's method and path through), so a separate health-check port is not expressible; the bundled proxy runs http, grpc and tcp checks"}
 	c[adapters.FeatureExternalServices] = adapters.Capability{Support: adapters.Partial,
-		Note: "STRICT_DNS/LOGICAL_DNS clusters with an UpstreamTlsContext for TLS origination; the bundled proxy does not originate TLS yet (an Envoy sidecar does); wildcard hosts and TLS passthrough (TCP) are not routed because the outbound listener is HTTP only"}
+		Note: "STRICT_DNS/LOGICAL_DNS clusters with an UpstreamTlsContext for TLS origination (the bundled proxy verifies SNI, CA and SANs; it sends no client certificate); wildcard hosts and TLS passthrough (TCP) are not routed because the outbound listener is HTTP only"}
 	c[adapters.FeatureConnectionLimits] = adapters.Capability{Support: adapters.Native,
 		Note: "circuit_breakers thresholds and connect_timeout; max_requests_per_connection (HttpProtocolOptions) is ignored by the bundled proxy"}
 	c[adapters.FeatureConsistentHash] = adapters.Capability{Support: adapters.Native,
