@@ -19,6 +19,7 @@ let server;
 let base;
 let token;
 let browserContext;
+let browser;
 let work;
 
 /** Starts the harness and waits for its {"url","token"} line. */
@@ -70,22 +71,59 @@ async function shot(page, name) {
   await page.screenshot({ path: join(shots, `trellis-ui-${name}.png`), fullPage: true });
 }
 
+const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'];
+
+/**
+ * Launches the system Chromium and opens a context. A browser that dies while starting (seen once
+ * on a CI machine, not reproducible) is retried with a pause; when every attempt fails, the error
+ * says what the machine looked like so the cause can be found from the log alone.
+ */
+async function launchBrowser() {
+  const attempts = 3;
+  let last;
+  for (let i = 1; i <= attempts; i++) {
+    try {
+      browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: chromiumArgs });
+      return await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    } catch (err) {
+      last = err;
+      await browser?.close().catch(() => {});
+      browser = undefined;
+      console.error(`# chromium did not start (attempt ${i} of ${attempts}): ${String(err.message).split('\n')[0]}`);
+      await new Promise((ok) => setTimeout(ok, 2000 * i));
+    }
+  }
+  throw new Error(`chromium (${chromiumPath}) did not start after ${attempts} attempts; machine: ${diagnose()}\n${last?.message}`);
+}
+
+/** Describes the machine's state for a failed browser start: memory, disk, /dev/shm, Chromium's own stderr. */
+function diagnose() {
+  const run = (cmd, args) => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8', timeout: 30000, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    } catch (err) {
+      return `${cmd} failed: ${String(err.stderr ?? err.message).slice(-4000)}`;
+    }
+  };
+  return [
+    run('free', ['-m']),
+    run('df', ['-h', tmpdir(), '/dev/shm']),
+    run(chromiumPath, [...chromiumArgs, '--enable-logging=stderr', '--v=0', '--dump-dom', 'about:blank']),
+  ].join('\n');
+}
+
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'trellis-ui-e2e-'));
   const s = await startServer();
   server = s.proc;
   base = s.url;
   token = s.token;
-  browserContext = await chromium.launchPersistentContext(join(work, 'profile'), {
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1280, height: 900 },
-  });
+  browserContext = await launchBrowser();
 });
 
 after(async () => {
   await browserContext?.close();
+  await browser?.close();
   if (server && server.exitCode === null) {
     server.stdin.end();
     server.kill('SIGTERM');
