@@ -1,5 +1,7 @@
 package adapters
 
+import "github.com/trellis-mesh/trellis/spec"
+
 // Chart is a Helm chart that installs (part of) a mesh's control plane.
 type Chart struct {
 	// Repo is the chart repository URL.
@@ -23,6 +25,10 @@ type InstallOptions struct {
 	Version string
 	// TrustDomain is the mesh's trust domain. Default "cluster.local".
 	TrustDomain string
+	// Designs are the designs the mesh will run. Their mesh-wide settings that no per-namespace
+	// object can express (for Istio: tracing collectors and the access-log encoding, which live in
+	// meshConfig) become install values. Default nil: the mesh's own defaults.
+	Designs []*spec.Design
 }
 
 // TrustDomainOrDefault returns the trust domain, "cluster.local" when unset.

@@ -86,9 +86,9 @@ func (*Adapter) Capabilities() adapters.Capabilities {
 		adapters.FeatureAuthzConditions:  {Support: adapters.Partial, Note: "AuthorizationPolicy matches headers by exact value, prefix or suffix only: header regex conditions cannot be expressed"},
 		adapters.FeatureJWT:              n,
 		adapters.FeatureMetrics:          n,
-		adapters.FeatureTracing:          {Support: adapters.Partial, Note: "Telemetry names a provider; the collector endpoint lives in meshConfig.extensionProviders, outside Istio's CRDs"},
+		adapters.FeatureTracing:          {Support: adapters.Partial, Note: "Telemetry names a provider; the collector endpoint lives in meshConfig.extensionProviders, outside Istio's CRDs (`trellis mesh install istio -f DESIGN` sets it)"},
 		adapters.FeatureTracingSampling:  n,
-		adapters.FeatureAccessLogs:       {Support: adapters.Partial, Note: "Telemetry turns logs on or off; the JSON format is meshConfig.accessLogEncoding, outside Istio's CRDs"},
+		adapters.FeatureAccessLogs:       {Support: adapters.Partial, Note: "Telemetry turns logs on or off; the JSON format is meshConfig.accessLogEncoding, outside Istio's CRDs (`trellis mesh install istio -f DESIGN` sets it)"},
 		adapters.FeatureWasm:             n,
 	}
 }

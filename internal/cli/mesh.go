@@ -3,11 +3,13 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
 	"github.com/trellis-mesh/trellis/adapters"
 	"github.com/trellis-mesh/trellis/kube"
+	"github.com/trellis-mesh/trellis/spec"
 )
 
 func init() { register(newMeshCmd) }
@@ -15,6 +17,8 @@ func init() { register(newMeshCmd) }
 // meshInstallFlags are the flags of `trellis mesh install|uninstall|status`.
 type meshInstallFlags struct {
 	kubeconfig, context, version, trustDomain, chartDir, output string
+	// files are design files whose mesh-wide settings become install values (install only).
+	files []string
 }
 
 func (f *meshInstallFlags) add(cmd *cobra.Command, install bool) {
@@ -26,10 +30,19 @@ func (f *meshInstallFlags) add(cmd *cobra.Command, install bool) {
 	if install {
 		fl.StringVar(&f.trustDomain, "trust-domain", "", `the mesh's trust domain (default "cluster.local")`)
 		fl.StringVar(&f.chartDir, "chart-dir", "", "install from local charts (<name>-<version>.tgz or <name>/) instead of the mesh's chart repository")
+		fl.StringArrayVarP(&f.files, "file", "f", nil, "design file or directory whose mesh-wide settings (istio: tracing collectors, JSON access logs) the install configures (repeatable)")
 	}
 }
 
-func (f *meshInstallFlags) charts(name string) ([]adapters.Chart, error) {
+func (f *meshInstallFlags) charts(stdin io.Reader, name string) ([]adapters.Chart, error) {
+	var designs []*spec.Design
+	if len(f.files) > 0 {
+		ds, err := loadDesigns(stdin, f.files)
+		if err != nil {
+			return nil, withCode(ExitInvalid, err)
+		}
+		designs = ds
+	}
 	a, err := adapters.Lookup(name)
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
@@ -38,7 +51,7 @@ func (f *meshInstallFlags) charts(name string) ([]adapters.Chart, error) {
 	if !ok {
 		return nil, withCode(ExitUsage, fmt.Errorf("trellis cannot install %s with Helm (for the bundled mesh run `trellis serve` or `trellis control-plane`)", name))
 	}
-	cs, err := in.Charts(adapters.InstallOptions{Version: f.version, TrustDomain: f.trustDomain})
+	cs, err := in.Charts(adapters.InstallOptions{Version: f.version, TrustDomain: f.trustDomain, Designs: designs})
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
 	}
@@ -73,11 +86,12 @@ func newMeshCmd() *cobra.Command {
 		Use:   "install MESH",
 		Short: "Install or upgrade a mesh's control plane with its Helm charts (CRDs first)",
 		Example: `  trellis mesh install istio
+  trellis mesh install istio -f designs/          # meshConfig for the designs' tracing and access logs
   trellis mesh install linkerd --trust-domain prod.example --context prod
   trellis mesh install consul --chart-dir ./charts   # offline: consul-1.9.0.tgz in ./charts`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			charts, err := inf.charts(args[0])
+			charts, err := inf.charts(cmd.InOrStdin(), args[0])
 			if err != nil {
 				return err
 			}
@@ -106,7 +120,7 @@ func newMeshCmd() *cobra.Command {
 		Short: "Remove a mesh's Helm releases (reverse order)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			charts, err := unf.charts(args[0])
+			charts, err := unf.charts(cmd.InOrStdin(), args[0])
 			if err != nil {
 				return err
 			}
@@ -133,7 +147,7 @@ func newMeshCmd() *cobra.Command {
 			if stf.output != "text" && stf.output != "json" && stf.output != "yaml" {
 				return withCode(ExitUsage, errors.New("unknown output format: expected text, json or yaml"))
 			}
-			charts, err := stf.charts(args[0])
+			charts, err := stf.charts(cmd.InOrStdin(), args[0])
 			if err != nil {
 				return err
 			}

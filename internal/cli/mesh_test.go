@@ -40,10 +40,27 @@ func TestMeshInstallLifecycle(t *testing.T) {
 	kc := writeKubeconfig(t, cfg)
 	dir := t.TempDir()
 	writeChart(t, dir, "base", "1.30.3", "  revision: {{ .Values.defaultRevision | quote }}\n")
-	writeChart(t, dir, "istiod", "1.30.3", "  trustDomain: {{ .Values.meshConfig.trustDomain | quote }}\n")
+	writeChart(t, dir, "istiod", "1.30.3", "  trustDomain: {{ .Values.meshConfig.trustDomain | quote }}\n  meshConfig: {{ .Values.meshConfig | toJson | quote }}\n")
 	flags := []string{"--kubeconfig", kc, "--context", "test"}
+	design := filepath.Join(t.TempDir(), "traced.yaml")
+	if err := os.WriteFile(design, []byte(`apiVersion: trellis.dev/v1alpha1
+kind: Design
+metadata:
+  name: traced
+spec:
+  services:
+  - name: web
+  telemetry:
+    tracing:
+      provider: zipkin
+      endpoint: zipkin.tracing:9411
+    accessLogs:
+      enabled: true
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
-	code, out, errOut := run(t, append([]string{"mesh", "install", "istio", "--chart-dir", dir, "--trust-domain", "prod.example"}, flags...)...)
+	code, out, errOut := run(t, append([]string{"mesh", "install", "istio", "--chart-dir", dir, "--trust-domain", "prod.example", "-f", design}, flags...)...)
 	if code != ExitOK || !strings.Contains(out, "istio-system/istio-base revision 1 deployed") || !strings.Contains(out, "istio-system/istiod revision 1 deployed") {
 		t.Fatalf("install: exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -54,6 +71,11 @@ func TestMeshInstallLifecycle(t *testing.T) {
 	cm, err := cs.CoreV1().ConfigMaps("istio-system").Get(context.Background(), "istiod-values", metav1.GetOptions{})
 	if err != nil || cm.Data["trustDomain"] != "prod.example" {
 		t.Fatalf("istiod values not passed: %v %v", cm, err)
+	}
+	for _, want := range []string{`"accessLogEncoding":"JSON"`, `{"name":"zipkin","zipkin":{"port":9411,"service":"zipkin.tracing.svc.cluster.local"}}`} {
+		if !strings.Contains(cm.Data["meshConfig"], want) {
+			t.Errorf("meshConfig from the design: want %s in %s", want, cm.Data["meshConfig"])
+		}
 	}
 	code, out, _ = run(t, append([]string{"mesh", "install", "istio", "--chart-dir", dir}, flags...)...)
 	if code != ExitOK || !strings.Contains(out, "istiod revision 2 deployed") {
