@@ -37,6 +37,7 @@ type ResolverRoot interface {
 	Event() EventResolver
 	Finding() FindingResolver
 	Mutation() MutationResolver
+	PerfProfile() PerfProfileResolver
 	PolicyRule() PolicyRuleResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
@@ -106,6 +107,11 @@ type ComplexityRoot struct {
 	DeleteDesignPayload struct {
 		Deleted func(childComplexity int) int
 		Name    func(childComplexity int) int
+	}
+
+	DeletePerfProfilePayload struct {
+		DeletedResults func(childComplexity int) int
+		Name           func(childComplexity int) int
 	}
 
 	Deployment struct {
@@ -227,10 +233,13 @@ type ComplexityRoot struct {
 	Mutation struct {
 		CreateToken       func(childComplexity int, name string, role model.Role) int
 		DeleteDesign      func(childComplexity int, name string, expectedRevision int) int
+		DeletePerfProfile func(childComplexity int, name string) int
 		DeleteToken       func(childComplexity int, name string) int
 		Deploy            func(childComplexity int, design string, revision *int, mesh string, cluster string, dryRun *bool, prune *bool, force *bool, options *model.TranslateOptions) int
 		Ping              func(childComplexity int) int
+		RecordPerfResult  func(childComplexity int, input model.RecordPerfResultInput) int
 		SaveDesign        func(childComplexity int, input model.SaveDesignInput) int
+		SavePerfProfile   func(childComplexity int, input model.SavePerfProfileInput) int
 		StartTranslateAll func(childComplexity int, input model.TranslateAllInput) int
 	}
 
@@ -260,6 +269,64 @@ type ComplexityRoot struct {
 		StartCursor     func(childComplexity int) int
 	}
 
+	PerfHeader struct {
+		Name  func(childComplexity int) int
+		Value func(childComplexity int) int
+	}
+
+	PerfLatency struct {
+		MaxMs  func(childComplexity int) int
+		MeanMs func(childComplexity int) int
+		MinMs  func(childComplexity int) int
+		P50Ms  func(childComplexity int) int
+		P90Ms  func(childComplexity int) int
+		P999Ms func(childComplexity int) int
+		P99Ms  func(childComplexity int) int
+	}
+
+	PerfProfile struct {
+		Body        func(childComplexity int) int
+		Connections func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		Duration    func(childComplexity int) int
+		Headers     func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Method      func(childComplexity int) int
+		Name        func(childComplexity int) int
+		QPS         func(childComplexity int) int
+		Requests    func(childComplexity int) int
+		Results     func(childComplexity int, mesh *string, first *int, after *string, last *int, before *string) int
+		Spec        func(childComplexity int) int
+		URL         func(childComplexity int) int
+		WarmUp      func(childComplexity int) int
+	}
+
+	PerfResult struct {
+		Cancelled       func(childComplexity int) int
+		DurationSeconds func(childComplexity int) int
+		ErrorRate       func(childComplexity int) int
+		Errors          func(childComplexity int) int
+		ID              func(childComplexity int) int
+		JSON            func(childComplexity int) int
+		Latency         func(childComplexity int) int
+		Mesh            func(childComplexity int) int
+		Noisy           func(childComplexity int) int
+		Profile         func(childComplexity int) int
+		QPS             func(childComplexity int) int
+		Requests        func(childComplexity int) int
+		StartedAt       func(childComplexity int) int
+	}
+
+	PerfResultConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	PerfResultEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	PolicyRule struct {
 		Anchors     func(childComplexity int) int
 		Builtin     func(childComplexity int) int
@@ -285,6 +352,10 @@ type ComplexityRoot struct {
 		Me           func(childComplexity int) int
 		Operation    func(childComplexity int, id string) int
 		Operations   func(childComplexity int) int
+		PerfProfile  func(childComplexity int, name string) int
+		PerfProfiles func(childComplexity int) int
+		PerfResult   func(childComplexity int, id string) int
+		PerfResults  func(childComplexity int, profile *string, mesh *string, first *int, after *string, last *int, before *string) int
 		Policies     func(childComplexity int) int
 		Tokens       func(childComplexity int) int
 		Translate    func(childComplexity int, design string, revision *int, mesh string, options *model.TranslateOptions) int
@@ -304,6 +375,11 @@ type ComplexityRoot struct {
 	SaveDesignPayload struct {
 		Created  func(childComplexity int) int
 		Revision func(childComplexity int) int
+	}
+
+	SavePerfProfilePayload struct {
+		Created func(childComplexity int) int
+		Profile func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -384,8 +460,14 @@ type MutationResolver interface {
 	SaveDesign(ctx context.Context, input model.SaveDesignInput) (*model.SaveDesignPayload, error)
 	DeleteDesign(ctx context.Context, name string, expectedRevision int) (*model.DeleteDesignPayload, error)
 	StartTranslateAll(ctx context.Context, input model.TranslateAllInput) (*model.Operation, error)
+	SavePerfProfile(ctx context.Context, input model.SavePerfProfileInput) (*model.SavePerfProfilePayload, error)
+	RecordPerfResult(ctx context.Context, input model.RecordPerfResultInput) (*model.PerfResult, error)
+	DeletePerfProfile(ctx context.Context, name string) (*model.DeletePerfProfilePayload, error)
 	CreateToken(ctx context.Context, name string, role model.Role) (*model.CreateTokenPayload, error)
 	DeleteToken(ctx context.Context, name string) (bool, error)
+}
+type PerfProfileResolver interface {
+	Results(ctx context.Context, obj *model.PerfProfile, mesh *string, first *int, after *string, last *int, before *string) (*model.PerfResultConnection, error)
 }
 type PolicyRuleResolver interface {
 	Severity(ctx context.Context, obj *policies.Rule) (string, error)
@@ -405,6 +487,10 @@ type QueryResolver interface {
 	Events(ctx context.Context, filter *model.EventFilter, first *int, after *string, last *int, before *string) (*model.EventConnection, error)
 	Operation(ctx context.Context, id string) (*model.Operation, error)
 	Operations(ctx context.Context) ([]*model.Operation, error)
+	PerfProfiles(ctx context.Context) ([]*model.PerfProfile, error)
+	PerfProfile(ctx context.Context, name string) (*model.PerfProfile, error)
+	PerfResults(ctx context.Context, profile *string, mesh *string, first *int, after *string, last *int, before *string) (*model.PerfResultConnection, error)
+	PerfResult(ctx context.Context, id string) (*model.PerfResult, error)
 	Validate(ctx context.Context, input model.ValidateInput) (*model.ValidationResult, error)
 	Translate(ctx context.Context, design string, revision *int, mesh string, options *model.TranslateOptions) (*model.Translation, error)
 	Check(ctx context.Context, design string, revision *int, meshes []string) (*model.CheckResult, error)
@@ -629,6 +715,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeleteDesignPayload.Name(childComplexity), true
+
+	case "DeletePerfProfilePayload.deletedResults":
+		if e.ComplexityRoot.DeletePerfProfilePayload.DeletedResults == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeletePerfProfilePayload.DeletedResults(childComplexity), true
+	case "DeletePerfProfilePayload.name":
+		if e.ComplexityRoot.DeletePerfProfilePayload.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeletePerfProfilePayload.Name(childComplexity), true
 
 	case "Deployment.actor":
 		if e.ComplexityRoot.Deployment.Actor == nil {
@@ -1137,6 +1236,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteDesign(childComplexity, args["name"].(string), args["expectedRevision"].(int)), true
+	case "Mutation.deletePerfProfile":
+		if e.ComplexityRoot.Mutation.DeletePerfProfile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deletePerfProfile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeletePerfProfile(childComplexity, args["name"].(string)), true
 	case "Mutation.deleteToken":
 		if e.ComplexityRoot.Mutation.DeleteToken == nil {
 			break
@@ -1165,6 +1275,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Ping(childComplexity), true
+	case "Mutation.recordPerfResult":
+		if e.ComplexityRoot.Mutation.RecordPerfResult == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordPerfResult_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordPerfResult(childComplexity, args["input"].(model.RecordPerfResultInput)), true
 	case "Mutation.saveDesign":
 		if e.ComplexityRoot.Mutation.SaveDesign == nil {
 			break
@@ -1176,6 +1297,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SaveDesign(childComplexity, args["input"].(model.SaveDesignInput)), true
+	case "Mutation.savePerfProfile":
+		if e.ComplexityRoot.Mutation.SavePerfProfile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_savePerfProfile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SavePerfProfile(childComplexity, args["input"].(model.SavePerfProfileInput)), true
 	case "Mutation.startTranslateAll":
 		if e.ComplexityRoot.Mutation.StartTranslateAll == nil {
 			break
@@ -1292,6 +1424,257 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
+
+	case "PerfHeader.name":
+		if e.ComplexityRoot.PerfHeader.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfHeader.Name(childComplexity), true
+	case "PerfHeader.value":
+		if e.ComplexityRoot.PerfHeader.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfHeader.Value(childComplexity), true
+
+	case "PerfLatency.maxMs":
+		if e.ComplexityRoot.PerfLatency.MaxMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfLatency.MaxMs(childComplexity), true
+	case "PerfLatency.meanMs":
+		if e.ComplexityRoot.PerfLatency.MeanMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfLatency.MeanMs(childComplexity), true
+	case "PerfLatency.minMs":
+		if e.ComplexityRoot.PerfLatency.MinMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfLatency.MinMs(childComplexity), true
+	case "PerfLatency.p50Ms":
+		if e.ComplexityRoot.PerfLatency.P50Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfLatency.P50Ms(childComplexity), true
+	case "PerfLatency.p90Ms":
+		if e.ComplexityRoot.PerfLatency.P90Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfLatency.P90Ms(childComplexity), true
+	case "PerfLatency.p999Ms":
+		if e.ComplexityRoot.PerfLatency.P999Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfLatency.P999Ms(childComplexity), true
+	case "PerfLatency.p99Ms":
+		if e.ComplexityRoot.PerfLatency.P99Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfLatency.P99Ms(childComplexity), true
+
+	case "PerfProfile.body":
+		if e.ComplexityRoot.PerfProfile.Body == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfProfile.Body(childComplexity), true
+	case "PerfProfile.connections":
+		if e.ComplexityRoot.PerfProfile.Connections == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfProfile.Connections(childComplexity), true
+	case "PerfProfile.createdAt":
+		if e.ComplexityRoot.PerfProfile.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfProfile.CreatedAt(childComplexity), true
+	case "PerfProfile.duration":
+		if e.ComplexityRoot.PerfProfile.Duration == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfProfile.Duration(childComplexity), true
+	case "PerfProfile.headers":
+		if e.ComplexityRoot.PerfProfile.Headers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfProfile.Headers(childComplexity), true
+	case "PerfProfile.id":
+		if e.ComplexityRoot.PerfProfile.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfProfile.ID(childComplexity), true
+	case "PerfProfile.method":
+		if e.ComplexityRoot.PerfProfile.Method == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfProfile.Method(childComplexity), true
+	case "PerfProfile.name":
+		if e.ComplexityRoot.PerfProfile.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfProfile.Name(childComplexity), true
+	case "PerfProfile.qps":
+		if e.ComplexityRoot.PerfProfile.QPS == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfProfile.QPS(childComplexity), true
+	case "PerfProfile.requests":
+		if e.ComplexityRoot.PerfProfile.Requests == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfProfile.Requests(childComplexity), true
+	case "PerfProfile.results":
+		if e.ComplexityRoot.PerfProfile.Results == nil {
+			break
+		}
+
+		args, err := ec.field_PerfProfile_results_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.PerfProfile.Results(childComplexity, args["mesh"].(*string), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+	case "PerfProfile.spec":
+		if e.ComplexityRoot.PerfProfile.Spec == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfProfile.Spec(childComplexity), true
+	case "PerfProfile.url":
+		if e.ComplexityRoot.PerfProfile.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfProfile.URL(childComplexity), true
+	case "PerfProfile.warmUp":
+		if e.ComplexityRoot.PerfProfile.WarmUp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfProfile.WarmUp(childComplexity), true
+
+	case "PerfResult.cancelled":
+		if e.ComplexityRoot.PerfResult.Cancelled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfResult.Cancelled(childComplexity), true
+	case "PerfResult.durationSeconds":
+		if e.ComplexityRoot.PerfResult.DurationSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfResult.DurationSeconds(childComplexity), true
+	case "PerfResult.errorRate":
+		if e.ComplexityRoot.PerfResult.ErrorRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfResult.ErrorRate(childComplexity), true
+	case "PerfResult.errors":
+		if e.ComplexityRoot.PerfResult.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfResult.Errors(childComplexity), true
+	case "PerfResult.id":
+		if e.ComplexityRoot.PerfResult.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfResult.ID(childComplexity), true
+	case "PerfResult.json":
+		if e.ComplexityRoot.PerfResult.JSON == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfResult.JSON(childComplexity), true
+	case "PerfResult.latency":
+		if e.ComplexityRoot.PerfResult.Latency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfResult.Latency(childComplexity), true
+	case "PerfResult.mesh":
+		if e.ComplexityRoot.PerfResult.Mesh == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfResult.Mesh(childComplexity), true
+	case "PerfResult.noisy":
+		if e.ComplexityRoot.PerfResult.Noisy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfResult.Noisy(childComplexity), true
+	case "PerfResult.profile":
+		if e.ComplexityRoot.PerfResult.Profile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfResult.Profile(childComplexity), true
+	case "PerfResult.qps":
+		if e.ComplexityRoot.PerfResult.QPS == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfResult.QPS(childComplexity), true
+	case "PerfResult.requests":
+		if e.ComplexityRoot.PerfResult.Requests == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfResult.Requests(childComplexity), true
+	case "PerfResult.startedAt":
+		if e.ComplexityRoot.PerfResult.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfResult.StartedAt(childComplexity), true
+
+	case "PerfResultConnection.edges":
+		if e.ComplexityRoot.PerfResultConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfResultConnection.Edges(childComplexity), true
+	case "PerfResultConnection.pageInfo":
+		if e.ComplexityRoot.PerfResultConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfResultConnection.PageInfo(childComplexity), true
+
+	case "PerfResultEdge.cursor":
+		if e.ComplexityRoot.PerfResultEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfResultEdge.Cursor(childComplexity), true
+	case "PerfResultEdge.node":
+		if e.ComplexityRoot.PerfResultEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PerfResultEdge.Node(childComplexity), true
 
 	case "PolicyRule.anchors":
 		if e.ComplexityRoot.PolicyRule.Anchors == nil {
@@ -1461,6 +1844,45 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Operations(childComplexity), true
+	case "Query.perfProfile":
+		if e.ComplexityRoot.Query.PerfProfile == nil {
+			break
+		}
+
+		args, err := ec.field_Query_perfProfile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PerfProfile(childComplexity, args["name"].(string)), true
+	case "Query.perfProfiles":
+		if e.ComplexityRoot.Query.PerfProfiles == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.PerfProfiles(childComplexity), true
+	case "Query.perfResult":
+		if e.ComplexityRoot.Query.PerfResult == nil {
+			break
+		}
+
+		args, err := ec.field_Query_perfResult_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PerfResult(childComplexity, args["id"].(string)), true
+	case "Query.perfResults":
+		if e.ComplexityRoot.Query.PerfResults == nil {
+			break
+		}
+
+		args, err := ec.field_Query_perfResults_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PerfResults(childComplexity, args["profile"].(*string), args["mesh"].(*string), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.policies":
 		if e.ComplexityRoot.Query.Policies == nil {
 			break
@@ -1534,6 +1956,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SaveDesignPayload.Revision(childComplexity), true
+
+	case "SavePerfProfilePayload.created":
+		if e.ComplexityRoot.SavePerfProfilePayload.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavePerfProfilePayload.Created(childComplexity), true
+	case "SavePerfProfilePayload.profile":
+		if e.ComplexityRoot.SavePerfProfilePayload.Profile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavePerfProfilePayload.Profile(childComplexity), true
 
 	case "Subscription.designChanged":
 		if e.ComplexityRoot.Subscription.DesignChanged == nil {
@@ -1702,7 +2137,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
 		ec.unmarshalInputEventFilter,
+		ec.unmarshalInputPerfHeaderInput,
+		ec.unmarshalInputRecordPerfResultInput,
 		ec.unmarshalInputSaveDesignInput,
+		ec.unmarshalInputSavePerfProfileInput,
 		ec.unmarshalInputTranslateAllInput,
 		ec.unmarshalInputTranslateOptions,
 		ec.unmarshalInputValidateInput,
@@ -2154,6 +2592,154 @@ extend type Subscription {
   operationProgress(id: ID): OperationEvent!
 }
 `, BuiltIn: false},
+	{Name: "../perf.graphqls", Input: `# Performance profiles (named load profiles for ` + "`" + `trellis perf run` + "`" + `) and the results of runs.
+
+"Forces a resolver for a field of a generated model."
+directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on INPUT_FIELD_DEFINITION | FIELD_DEFINITION
+
+"A named load profile: what to call, how hard and for how long (loopback targets only)."
+type PerfProfile {
+  id: ID!
+  name: String!
+  "The target; its host resolves to 127.0.0.0/8 or ::1."
+  url: String!
+  "HTTP method (GET, or POST with a body)."
+  method: String!
+  headers: [PerfHeader!]!
+  body: String!
+  "Target requests per second across all connections (0 = as fast as possible)."
+  qps: Float!
+  "Concurrent connections."
+  connections: Int!
+  "Measured load phase (Go duration, for example 10s)."
+  duration: String!
+  "Unmeasured load phase before the measured one."
+  warmUp: String!
+  "Exact number of measured requests (0 = run for the duration)."
+  requests: Int!
+  "The profile as stored (YAML)."
+  spec: String!
+  createdAt: Time!
+  "Results of runs of this profile, newest first; mesh filters by mesh (\"\" is the no-mesh baseline)."
+  results(mesh: String, first: Int, after: String, last: Int, before: String): PerfResultConnection! @goField(forceResolver: true)
+}
+
+"One request header of a profile."
+type PerfHeader {
+  name: String!
+  value: String!
+}
+
+"Latency statistics of a run, in milliseconds."
+type PerfLatency {
+  minMs: Float!
+  meanMs: Float!
+  p50Ms: Float!
+  p90Ms: Float!
+  p99Ms: Float!
+  p999Ms: Float!
+  maxMs: Float!
+}
+
+"The outcome of one performance run."
+type PerfResult {
+  id: ID!
+  profile: PerfProfile!
+  "The mesh under test (empty for the no-mesh baseline)."
+  mesh: String!
+  "When the measured phase began."
+  startedAt: Time!
+  "Length of the measured phase in seconds."
+  durationSeconds: Float!
+  "Measured requests and the failed ones (no 2xx status)."
+  requests: Int!
+  errors: Int!
+  "errors ÷ requests (0 to 1)."
+  errorRate: Float!
+  "Achieved requests per second."
+  qps: Float!
+  latency: PerfLatency!
+  "Other tenants used more than 10% of the machine's CPU during the run: repeat it."
+  noisy: Boolean!
+  "The run was stopped early."
+  cancelled: Boolean!
+  "The whole result as JSON: what ` + "`" + `trellis perf run -o json` + "`" + ` prints and ` + "`" + `trellis perf compare` + "`" + ` reads."
+  json: String!
+}
+
+type PerfResultConnection {
+  edges: [PerfResultEdge!]!
+  pageInfo: PageInfo!
+}
+
+type PerfResultEdge {
+  cursor: String!
+  node: PerfResult!
+}
+
+input PerfHeaderInput {
+  name: String!
+  value: String!
+}
+
+"A load profile. Bounds: duration plus warm-up at most 5m, requests at most 10,000,000, connections at most 1024; the URL's host must resolve to loopback."
+input SavePerfProfileInput {
+  name: String!
+  url: String!
+  method: String! = ""
+  headers: [PerfHeaderInput!]! = []
+  body: String! = ""
+  qps: Float! = 0
+  connections: Int! = 16
+  "Go duration (10s, 1m30s)."
+  duration: String! = "10s"
+  warmUp: String! = "0s"
+  requests: Int! = 0
+}
+
+type SavePerfProfilePayload {
+  profile: PerfProfile!
+  "False when an existing profile was replaced."
+  created: Boolean!
+}
+
+input RecordPerfResultInput {
+  "Name of the profile the run used."
+  profile: String!
+  "The mesh under test (empty for the no-mesh baseline)."
+  mesh: String! = ""
+  "The result as JSON, as printed by ` + "`" + `trellis perf run -o json` + "`" + `."
+  result: String!
+  "When no profile is called ` + "`" + `profile` + "`" + `, create it from the result's own profile (validated like savePerfProfile) instead of failing with NOT_FOUND."
+  createProfile: Boolean! = false
+}
+
+type DeletePerfProfilePayload {
+  name: String!
+  "How many results were deleted with the profile."
+  deletedResults: Int!
+}
+
+extend type Query {
+  "Every performance profile, ordered by name."
+  perfProfiles: [PerfProfile!]!
+  "One profile by name; null when it does not exist."
+  perfProfile(name: String!): PerfProfile
+  "Performance results, newest first, optionally of one profile and one mesh (\"\" is the no-mesh baseline)."
+  perfResults(profile: String, mesh: String, first: Int, after: String, last: Int, before: String): PerfResultConnection!
+  "One result by id; null when it does not exist."
+  perfResult(id: ID!): PerfResult
+}
+
+extend type Mutation {
+  "Creates or replaces a load profile. Errors: BAD_INPUT with extensions.violations (path, message, expected, hint)."
+  savePerfProfile(input: SavePerfProfileInput!): SavePerfProfilePayload! @hasRole(role: EDITOR)
+  "Stores the result of a run (from ` + "`" + `trellis perf run` + "`" + `). Errors: BAD_INPUT with extensions.violations, NOT_FOUND for an unknown profile."
+  recordPerfResult(input: RecordPerfResultInput!): PerfResult! @hasRole(role: EDITOR)
+  "Deletes a profile and all its results."
+  deletePerfProfile(name: String!): DeletePerfProfilePayload! @hasRole(role: ADMIN)
+}
+`, BuiltIn: false},
 	{Name: "../previews.graphqls", Input: `# Previews: validation, translation and policy checks without changing anything.
 
 "One problem found in a design."
@@ -2457,6 +3043,16 @@ func (ec *executionContext) childFields_DeleteDesignPayload(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type DeleteDesignPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_DeletePerfProfilePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_DeletePerfProfilePayload_name(ctx, field)
+	case "deletedResults":
+		return ec.fieldContext_DeletePerfProfilePayload_deletedResults(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeletePerfProfilePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Deployment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2741,6 +3337,122 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_PerfHeader(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_PerfHeader_name(ctx, field)
+	case "value":
+		return ec.fieldContext_PerfHeader_value(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PerfHeader", field.Name)
+}
+
+func (ec *executionContext) childFields_PerfLatency(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "minMs":
+		return ec.fieldContext_PerfLatency_minMs(ctx, field)
+	case "meanMs":
+		return ec.fieldContext_PerfLatency_meanMs(ctx, field)
+	case "p50Ms":
+		return ec.fieldContext_PerfLatency_p50Ms(ctx, field)
+	case "p90Ms":
+		return ec.fieldContext_PerfLatency_p90Ms(ctx, field)
+	case "p99Ms":
+		return ec.fieldContext_PerfLatency_p99Ms(ctx, field)
+	case "p999Ms":
+		return ec.fieldContext_PerfLatency_p999Ms(ctx, field)
+	case "maxMs":
+		return ec.fieldContext_PerfLatency_maxMs(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PerfLatency", field.Name)
+}
+
+func (ec *executionContext) childFields_PerfProfile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PerfProfile_id(ctx, field)
+	case "name":
+		return ec.fieldContext_PerfProfile_name(ctx, field)
+	case "url":
+		return ec.fieldContext_PerfProfile_url(ctx, field)
+	case "method":
+		return ec.fieldContext_PerfProfile_method(ctx, field)
+	case "headers":
+		return ec.fieldContext_PerfProfile_headers(ctx, field)
+	case "body":
+		return ec.fieldContext_PerfProfile_body(ctx, field)
+	case "qps":
+		return ec.fieldContext_PerfProfile_qps(ctx, field)
+	case "connections":
+		return ec.fieldContext_PerfProfile_connections(ctx, field)
+	case "duration":
+		return ec.fieldContext_PerfProfile_duration(ctx, field)
+	case "warmUp":
+		return ec.fieldContext_PerfProfile_warmUp(ctx, field)
+	case "requests":
+		return ec.fieldContext_PerfProfile_requests(ctx, field)
+	case "spec":
+		return ec.fieldContext_PerfProfile_spec(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_PerfProfile_createdAt(ctx, field)
+	case "results":
+		return ec.fieldContext_PerfProfile_results(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PerfProfile", field.Name)
+}
+
+func (ec *executionContext) childFields_PerfResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PerfResult_id(ctx, field)
+	case "profile":
+		return ec.fieldContext_PerfResult_profile(ctx, field)
+	case "mesh":
+		return ec.fieldContext_PerfResult_mesh(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_PerfResult_startedAt(ctx, field)
+	case "durationSeconds":
+		return ec.fieldContext_PerfResult_durationSeconds(ctx, field)
+	case "requests":
+		return ec.fieldContext_PerfResult_requests(ctx, field)
+	case "errors":
+		return ec.fieldContext_PerfResult_errors(ctx, field)
+	case "errorRate":
+		return ec.fieldContext_PerfResult_errorRate(ctx, field)
+	case "qps":
+		return ec.fieldContext_PerfResult_qps(ctx, field)
+	case "latency":
+		return ec.fieldContext_PerfResult_latency(ctx, field)
+	case "noisy":
+		return ec.fieldContext_PerfResult_noisy(ctx, field)
+	case "cancelled":
+		return ec.fieldContext_PerfResult_cancelled(ctx, field)
+	case "json":
+		return ec.fieldContext_PerfResult_json(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PerfResult", field.Name)
+}
+
+func (ec *executionContext) childFields_PerfResultConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PerfResultConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PerfResultConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PerfResultConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PerfResultEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_PerfResultEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_PerfResultEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PerfResultEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_PolicyRule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2793,6 +3505,16 @@ func (ec *executionContext) childFields_SaveDesignPayload(ctx context.Context, f
 		return ec.fieldContext_SaveDesignPayload_created(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SaveDesignPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SavePerfProfilePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "profile":
+		return ec.fieldContext_SavePerfProfilePayload_profile(ctx, field)
+	case "created":
+		return ec.fieldContext_SavePerfProfilePayload_created(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SavePerfProfilePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Translation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3085,6 +3807,20 @@ func (ec *executionContext) field_Mutation_deleteDesign_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deletePerfProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3169,12 +3905,40 @@ func (ec *executionContext) field_Mutation_deploy_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_recordPerfResult_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RecordPerfResultInput, error) {
+			return ec.unmarshalNRecordPerfResultInput2githubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐRecordPerfResultInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_saveDesign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.SaveDesignInput, error) {
 			return ec.unmarshalNSaveDesignInput2githubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐSaveDesignInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_savePerfProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SavePerfProfileInput, error) {
+			return ec.unmarshalNSavePerfProfileInput2githubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐSavePerfProfileInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3194,6 +3958,52 @@ func (ec *executionContext) field_Mutation_startTranslateAll_args(ctx context.Co
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_PerfProfile_results_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "mesh",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["mesh"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -3440,6 +4250,88 @@ func (ec *executionContext) field_Query_operation_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_perfProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_perfResult_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_perfResults_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "profile",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["profile"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "mesh",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["mesh"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg5
 	return args, nil
 }
 
@@ -4353,6 +5245,52 @@ func (ec *executionContext) _DeleteDesignPayload_deleted(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_DeleteDesignPayload_deleted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DeleteDesignPayload", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _DeletePerfProfilePayload_name(ctx context.Context, field graphql.CollectedField, obj *model.DeletePerfProfilePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeletePerfProfilePayload_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeletePerfProfilePayload_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeletePerfProfilePayload", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _DeletePerfProfilePayload_deletedResults(ctx context.Context, field graphql.CollectedField, obj *model.DeletePerfProfilePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeletePerfProfilePayload_deletedResults(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedResults, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeletePerfProfilePayload_deletedResults(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeletePerfProfilePayload", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _Deployment_id(ctx context.Context, field graphql.CollectedField, obj *model.Deployment) (ret graphql.Marshaler) {
@@ -6565,6 +7503,192 @@ func (ec *executionContext) fieldContext_Mutation_startTranslateAll(ctx context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_savePerfProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_savePerfProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SavePerfProfile(ctx, fc.Args["input"].(model.SavePerfProfileInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐRole(ctx, "EDITOR")
+				if err != nil {
+					var zeroVal *model.SavePerfProfilePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.SavePerfProfilePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SavePerfProfilePayload) graphql.Marshaler {
+			return ec.marshalNSavePerfProfilePayload2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐSavePerfProfilePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_savePerfProfile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SavePerfProfilePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_savePerfProfile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_recordPerfResult(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_recordPerfResult(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RecordPerfResult(ctx, fc.Args["input"].(model.RecordPerfResultInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐRole(ctx, "EDITOR")
+				if err != nil {
+					var zeroVal *model.PerfResult
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.PerfResult
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PerfResult) graphql.Marshaler {
+			return ec.marshalNPerfResult2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_recordPerfResult(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PerfResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_recordPerfResult_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deletePerfProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deletePerfProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeletePerfProfile(ctx, fc.Args["name"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *model.DeletePerfProfilePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.DeletePerfProfilePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeletePerfProfilePayload) graphql.Marshaler {
+			return ec.marshalNDeletePerfProfilePayload2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐDeletePerfProfilePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deletePerfProfile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeletePerfProfilePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deletePerfProfile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createToken(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7087,6 +8211,1001 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PerfHeader_name(ctx context.Context, field graphql.CollectedField, obj *model.PerfHeader) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfHeader_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfHeader_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfHeader", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PerfHeader_value(ctx context.Context, field graphql.CollectedField, obj *model.PerfHeader) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfHeader_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfHeader_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfHeader", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PerfLatency_minMs(ctx context.Context, field graphql.CollectedField, obj *model.PerfLatency) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfLatency_minMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MinMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfLatency_minMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfLatency", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _PerfLatency_meanMs(ctx context.Context, field graphql.CollectedField, obj *model.PerfLatency) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfLatency_meanMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MeanMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfLatency_meanMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfLatency", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _PerfLatency_p50Ms(ctx context.Context, field graphql.CollectedField, obj *model.PerfLatency) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfLatency_p50Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.P50Ms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfLatency_p50Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfLatency", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _PerfLatency_p90Ms(ctx context.Context, field graphql.CollectedField, obj *model.PerfLatency) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfLatency_p90Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.P90Ms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfLatency_p90Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfLatency", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _PerfLatency_p99Ms(ctx context.Context, field graphql.CollectedField, obj *model.PerfLatency) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfLatency_p99Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.P99Ms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfLatency_p99Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfLatency", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _PerfLatency_p999Ms(ctx context.Context, field graphql.CollectedField, obj *model.PerfLatency) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfLatency_p999Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.P999Ms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfLatency_p999Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfLatency", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _PerfLatency_maxMs(ctx context.Context, field graphql.CollectedField, obj *model.PerfLatency) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfLatency_maxMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfLatency_maxMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfLatency", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _PerfProfile_id(ctx context.Context, field graphql.CollectedField, obj *model.PerfProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfProfile_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfProfile_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfProfile", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _PerfProfile_name(ctx context.Context, field graphql.CollectedField, obj *model.PerfProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfProfile_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfProfile_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfProfile", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PerfProfile_url(ctx context.Context, field graphql.CollectedField, obj *model.PerfProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfProfile_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfProfile_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfProfile", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PerfProfile_method(ctx context.Context, field graphql.CollectedField, obj *model.PerfProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfProfile_method(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Method, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfProfile_method(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfProfile", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PerfProfile_headers(ctx context.Context, field graphql.CollectedField, obj *model.PerfProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfProfile_headers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Headers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PerfHeader) graphql.Marshaler {
+			return ec.marshalNPerfHeader2ᚕᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfHeaderᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfProfile_headers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PerfProfile",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PerfHeader(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PerfProfile_body(ctx context.Context, field graphql.CollectedField, obj *model.PerfProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfProfile_body(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Body, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfProfile_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfProfile", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PerfProfile_qps(ctx context.Context, field graphql.CollectedField, obj *model.PerfProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfProfile_qps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QPS, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfProfile_qps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfProfile", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _PerfProfile_connections(ctx context.Context, field graphql.CollectedField, obj *model.PerfProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfProfile_connections(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connections, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfProfile_connections(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfProfile", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PerfProfile_duration(ctx context.Context, field graphql.CollectedField, obj *model.PerfProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfProfile_duration(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Duration, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfProfile_duration(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfProfile", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PerfProfile_warmUp(ctx context.Context, field graphql.CollectedField, obj *model.PerfProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfProfile_warmUp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WarmUp, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfProfile_warmUp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfProfile", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PerfProfile_requests(ctx context.Context, field graphql.CollectedField, obj *model.PerfProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfProfile_requests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Requests, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfProfile_requests(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfProfile", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PerfProfile_spec(ctx context.Context, field graphql.CollectedField, obj *model.PerfProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfProfile_spec(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Spec, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfProfile_spec(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfProfile", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PerfProfile_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.PerfProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfProfile_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfProfile_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfProfile", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _PerfProfile_results(ctx context.Context, field graphql.CollectedField, obj *model.PerfProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfProfile_results(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.PerfProfile().Results(ctx, obj, fc.Args["mesh"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PerfResultConnection) graphql.Marshaler {
+			return ec.marshalNPerfResultConnection2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfResultConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfProfile_results(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PerfProfile",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PerfResultConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_PerfProfile_results_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PerfResult_id(ctx context.Context, field graphql.CollectedField, obj *model.PerfResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfResult_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfResult_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfResult", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _PerfResult_profile(ctx context.Context, field graphql.CollectedField, obj *model.PerfResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfResult_profile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Profile, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PerfProfile) graphql.Marshaler {
+			return ec.marshalNPerfProfile2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfProfile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfResult_profile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PerfResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PerfProfile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PerfResult_mesh(ctx context.Context, field graphql.CollectedField, obj *model.PerfResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfResult_mesh(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mesh, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfResult_mesh(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfResult", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PerfResult_startedAt(ctx context.Context, field graphql.CollectedField, obj *model.PerfResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfResult_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfResult_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfResult", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _PerfResult_durationSeconds(ctx context.Context, field graphql.CollectedField, obj *model.PerfResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfResult_durationSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DurationSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfResult_durationSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfResult", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _PerfResult_requests(ctx context.Context, field graphql.CollectedField, obj *model.PerfResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfResult_requests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Requests, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfResult_requests(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfResult", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PerfResult_errors(ctx context.Context, field graphql.CollectedField, obj *model.PerfResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfResult_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfResult_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfResult", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PerfResult_errorRate(ctx context.Context, field graphql.CollectedField, obj *model.PerfResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfResult_errorRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ErrorRate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfResult_errorRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfResult", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _PerfResult_qps(ctx context.Context, field graphql.CollectedField, obj *model.PerfResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfResult_qps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QPS, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfResult_qps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfResult", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _PerfResult_latency(ctx context.Context, field graphql.CollectedField, obj *model.PerfResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfResult_latency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Latency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PerfLatency) graphql.Marshaler {
+			return ec.marshalNPerfLatency2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfLatency(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfResult_latency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PerfResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PerfLatency(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PerfResult_noisy(ctx context.Context, field graphql.CollectedField, obj *model.PerfResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfResult_noisy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Noisy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfResult_noisy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfResult", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _PerfResult_cancelled(ctx context.Context, field graphql.CollectedField, obj *model.PerfResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfResult_cancelled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cancelled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfResult_cancelled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfResult", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _PerfResult_json(ctx context.Context, field graphql.CollectedField, obj *model.PerfResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfResult_json(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.JSON, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfResult_json(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfResult", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PerfResultConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PerfResultConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfResultConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PerfResultEdge) graphql.Marshaler {
+			return ec.marshalNPerfResultEdge2ᚕᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfResultEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfResultConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PerfResultConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PerfResultEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PerfResultConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.PerfResultConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfResultConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfResultConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PerfResultConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PerfResultEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.PerfResultEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfResultEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfResultEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PerfResultEdge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PerfResultEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.PerfResultEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PerfResultEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PerfResult) graphql.Marshaler {
+			return ec.marshalNPerfResult2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PerfResultEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PerfResultEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PerfResult(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _PolicyRule_id(ctx context.Context, field graphql.CollectedField, obj *policies.Rule) (ret graphql.Marshaler) {
@@ -7764,6 +9883,170 @@ func (ec *executionContext) fieldContext_Query_operations(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_perfProfiles(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_perfProfiles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().PerfProfiles(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PerfProfile) graphql.Marshaler {
+			return ec.marshalNPerfProfile2ᚕᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfProfileᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_perfProfiles(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PerfProfile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_perfProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_perfProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PerfProfile(ctx, fc.Args["name"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PerfProfile) graphql.Marshaler {
+			return ec.marshalOPerfProfile2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfProfile(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_perfProfile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PerfProfile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_perfProfile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_perfResults(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_perfResults(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PerfResults(ctx, fc.Args["profile"].(*string), fc.Args["mesh"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PerfResultConnection) graphql.Marshaler {
+			return ec.marshalNPerfResultConnection2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfResultConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_perfResults(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PerfResultConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_perfResults_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_perfResult(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_perfResult(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PerfResult(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PerfResult) graphql.Marshaler {
+			return ec.marshalOPerfResult2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfResult(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_perfResult(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PerfResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_perfResult_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_validate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8194,6 +10477,61 @@ func (ec *executionContext) _SaveDesignPayload_created(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_SaveDesignPayload_created(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SaveDesignPayload", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _SavePerfProfilePayload_profile(ctx context.Context, field graphql.CollectedField, obj *model.SavePerfProfilePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavePerfProfilePayload_profile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Profile, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PerfProfile) graphql.Marshaler {
+			return ec.marshalNPerfProfile2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfProfile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SavePerfProfilePayload_profile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SavePerfProfilePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PerfProfile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SavePerfProfilePayload_created(ctx context.Context, field graphql.CollectedField, obj *model.SavePerfProfilePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavePerfProfilePayload_created(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Created, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SavePerfProfilePayload_created(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SavePerfProfilePayload", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _Subscription_heartbeat(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -9909,6 +12247,101 @@ func (ec *executionContext) unmarshalInputEventFilter(ctx context.Context, obj a
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputPerfHeaderInput(ctx context.Context, obj any) (model.PerfHeaderInput, error) {
+	var it model.PerfHeaderInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "value"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputRecordPerfResultInput(ctx context.Context, obj any) (model.RecordPerfResultInput, error) {
+	var it model.RecordPerfResultInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["mesh"]; !present {
+		asMap["mesh"] = ""
+	}
+	if _, present := asMap["createProfile"]; !present {
+		asMap["createProfile"] = false
+	}
+
+	fieldsInOrder := [...]string{"profile", "mesh", "result", "createProfile"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "profile":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("profile"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Profile = data
+		case "mesh":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mesh"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Mesh = data
+		case "result":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("result"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Result = data
+		case "createProfile":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createProfile"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreateProfile = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputSaveDesignInput(ctx context.Context, obj any) (model.SaveDesignInput, error) {
 	var it model.SaveDesignInput
 	if obj == nil {
@@ -9959,6 +12392,124 @@ func (ec *executionContext) unmarshalInputSaveDesignInput(ctx context.Context, o
 				return it, err
 			}
 			it.Message = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputSavePerfProfileInput(ctx context.Context, obj any) (model.SavePerfProfileInput, error) {
+	var it model.SavePerfProfileInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["method"]; !present {
+		asMap["method"] = ""
+	}
+	if _, present := asMap["headers"]; !present {
+		asMap["headers"] = []any{}
+	}
+	if _, present := asMap["body"]; !present {
+		asMap["body"] = ""
+	}
+	if _, present := asMap["qps"]; !present {
+		asMap["qps"] = 0
+	}
+	if _, present := asMap["connections"]; !present {
+		asMap["connections"] = 16
+	}
+	if _, present := asMap["duration"]; !present {
+		asMap["duration"] = "10s"
+	}
+	if _, present := asMap["warmUp"]; !present {
+		asMap["warmUp"] = "0s"
+	}
+	if _, present := asMap["requests"]; !present {
+		asMap["requests"] = 0
+	}
+
+	fieldsInOrder := [...]string{"name", "url", "method", "headers", "body", "qps", "connections", "duration", "warmUp", "requests"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "url":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("url"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.URL = data
+		case "method":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("method"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Method = data
+		case "headers":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("headers"))
+			data, err := ec.unmarshalNPerfHeaderInput2ᚕᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfHeaderInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Headers = data
+		case "body":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("body"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Body = data
+		case "qps":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qps"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QPS = data
+		case "connections":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("connections"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Connections = data
+		case "duration":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("duration"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Duration = data
+		case "warmUp":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("warmUp"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WarmUp = data
+		case "requests":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requests"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Requests = data
 		}
 	}
 	return it, nil
@@ -10619,6 +13170,49 @@ func (ec *executionContext) _DeleteDesignPayload(ctx context.Context, sel ast.Se
 			}
 		case "deleted":
 			out.Values[i] = ec._DeleteDesignPayload_deleted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var deletePerfProfilePayloadImplementors = []string{"DeletePerfProfilePayload"}
+
+func (ec *executionContext) _DeletePerfProfilePayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeletePerfProfilePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deletePerfProfilePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeletePerfProfilePayload")
+		case "name":
+			out.Values[i] = ec._DeletePerfProfilePayload_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deletedResults":
+			out.Values[i] = ec._DeletePerfProfilePayload_deletedResults(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -11974,6 +14568,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "savePerfProfile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_savePerfProfile(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recordPerfResult":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_recordPerfResult(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deletePerfProfile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deletePerfProfile(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createToken":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createToken(ctx, field)
@@ -12170,6 +14785,437 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		case "endCursor":
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var perfHeaderImplementors = []string{"PerfHeader"}
+
+func (ec *executionContext) _PerfHeader(ctx context.Context, sel ast.SelectionSet, obj *model.PerfHeader) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, perfHeaderImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PerfHeader")
+		case "name":
+			out.Values[i] = ec._PerfHeader_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._PerfHeader_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var perfLatencyImplementors = []string{"PerfLatency"}
+
+func (ec *executionContext) _PerfLatency(ctx context.Context, sel ast.SelectionSet, obj *model.PerfLatency) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, perfLatencyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PerfLatency")
+		case "minMs":
+			out.Values[i] = ec._PerfLatency_minMs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "meanMs":
+			out.Values[i] = ec._PerfLatency_meanMs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "p50Ms":
+			out.Values[i] = ec._PerfLatency_p50Ms(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "p90Ms":
+			out.Values[i] = ec._PerfLatency_p90Ms(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "p99Ms":
+			out.Values[i] = ec._PerfLatency_p99Ms(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "p999Ms":
+			out.Values[i] = ec._PerfLatency_p999Ms(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maxMs":
+			out.Values[i] = ec._PerfLatency_maxMs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var perfProfileImplementors = []string{"PerfProfile"}
+
+func (ec *executionContext) _PerfProfile(ctx context.Context, sel ast.SelectionSet, obj *model.PerfProfile) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, perfProfileImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PerfProfile")
+		case "id":
+			out.Values[i] = ec._PerfProfile_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._PerfProfile_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "url":
+			out.Values[i] = ec._PerfProfile_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "method":
+			out.Values[i] = ec._PerfProfile_method(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "headers":
+			out.Values[i] = ec._PerfProfile_headers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "body":
+			out.Values[i] = ec._PerfProfile_body(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "qps":
+			out.Values[i] = ec._PerfProfile_qps(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "connections":
+			out.Values[i] = ec._PerfProfile_connections(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "duration":
+			out.Values[i] = ec._PerfProfile_duration(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "warmUp":
+			out.Values[i] = ec._PerfProfile_warmUp(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "requests":
+			out.Values[i] = ec._PerfProfile_requests(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "spec":
+			out.Values[i] = ec._PerfProfile_spec(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._PerfProfile_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "results":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PerfProfile_results(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var perfResultImplementors = []string{"PerfResult"}
+
+func (ec *executionContext) _PerfResult(ctx context.Context, sel ast.SelectionSet, obj *model.PerfResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, perfResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PerfResult")
+		case "id":
+			out.Values[i] = ec._PerfResult_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "profile":
+			out.Values[i] = ec._PerfResult_profile(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mesh":
+			out.Values[i] = ec._PerfResult_mesh(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startedAt":
+			out.Values[i] = ec._PerfResult_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "durationSeconds":
+			out.Values[i] = ec._PerfResult_durationSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requests":
+			out.Values[i] = ec._PerfResult_requests(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._PerfResult_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errorRate":
+			out.Values[i] = ec._PerfResult_errorRate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "qps":
+			out.Values[i] = ec._PerfResult_qps(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "latency":
+			out.Values[i] = ec._PerfResult_latency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "noisy":
+			out.Values[i] = ec._PerfResult_noisy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelled":
+			out.Values[i] = ec._PerfResult_cancelled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "json":
+			out.Values[i] = ec._PerfResult_json(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var perfResultConnectionImplementors = []string{"PerfResultConnection"}
+
+func (ec *executionContext) _PerfResultConnection(ctx context.Context, sel ast.SelectionSet, obj *model.PerfResultConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, perfResultConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PerfResultConnection")
+		case "edges":
+			out.Values[i] = ec._PerfResultConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._PerfResultConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var perfResultEdgeImplementors = []string{"PerfResultEdge"}
+
+func (ec *executionContext) _PerfResultEdge(ctx context.Context, sel ast.SelectionSet, obj *model.PerfResultEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, perfResultEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PerfResultEdge")
+		case "cursor":
+			out.Values[i] = ec._PerfResultEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._PerfResultEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -12621,6 +15667,94 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "perfProfiles":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_perfProfiles(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "perfProfile":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_perfProfile(ctx, field)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "perfResults":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_perfResults(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "perfResult":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_perfResult(ctx, field)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "validate":
 			field := field
 
@@ -12849,6 +15983,49 @@ func (ec *executionContext) _SaveDesignPayload(ctx context.Context, sel ast.Sele
 			}
 		case "created":
 			out.Values[i] = ec._SaveDesignPayload_created(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var savePerfProfilePayloadImplementors = []string{"SavePerfProfilePayload"}
+
+func (ec *executionContext) _SavePerfProfilePayload(ctx context.Context, sel ast.SelectionSet, obj *model.SavePerfProfilePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, savePerfProfilePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SavePerfProfilePayload")
+		case "profile":
+			out.Values[i] = ec._SavePerfProfilePayload_profile(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "created":
+			out.Values[i] = ec._SavePerfProfilePayload_created(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -13717,6 +16894,16 @@ func (ec *executionContext) marshalNDeleteDesignPayload2ᚖgithubᚗcomᚋtrelli
 	return ec._DeleteDesignPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNDeletePerfProfilePayload2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐDeletePerfProfilePayload(ctx context.Context, sel ast.SelectionSet, v *model.DeletePerfProfilePayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._DeletePerfProfilePayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNDeployment2ᚕᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐDeploymentᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Deployment) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -14073,6 +17260,133 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋtrellisᚑmeshᚋ
 	return ec._PageInfo(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNPerfHeader2ᚕᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfHeaderᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PerfHeader) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPerfHeader2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfHeader(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPerfHeader2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfHeader(ctx context.Context, sel ast.SelectionSet, v *model.PerfHeader) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PerfHeader(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPerfHeaderInput2ᚕᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfHeaderInputᚄ(ctx context.Context, v any) ([]*model.PerfHeaderInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.PerfHeaderInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNPerfHeaderInput2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfHeaderInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNPerfHeaderInput2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfHeaderInput(ctx context.Context, v any) (*model.PerfHeaderInput, error) {
+	res, err := ec.unmarshalInputPerfHeaderInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPerfLatency2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfLatency(ctx context.Context, sel ast.SelectionSet, v *model.PerfLatency) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PerfLatency(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPerfProfile2ᚕᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfProfileᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PerfProfile) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPerfProfile2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfProfile(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPerfProfile2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfProfile(ctx context.Context, sel ast.SelectionSet, v *model.PerfProfile) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PerfProfile(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPerfResult2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfResult(ctx context.Context, sel ast.SelectionSet, v *model.PerfResult) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PerfResult(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPerfResultConnection2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfResultConnection(ctx context.Context, sel ast.SelectionSet, v *model.PerfResultConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PerfResultConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPerfResultEdge2ᚕᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfResultEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PerfResultEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPerfResultEdge2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfResultEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPerfResultEdge2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfResultEdge(ctx context.Context, sel ast.SelectionSet, v *model.PerfResultEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PerfResultEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPolicyRule2ᚕᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋpoliciesᚐRuleᚄ(ctx context.Context, sel ast.SelectionSet, v []*policies.Rule) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -14097,6 +17411,11 @@ func (ec *executionContext) marshalNPolicyRule2ᚖgithubᚗcomᚋtrellisᚑmesh�
 		return graphql.Null
 	}
 	return ec._PolicyRule(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRecordPerfResultInput2githubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐRecordPerfResultInput(ctx context.Context, v any) (model.RecordPerfResultInput, error) {
+	res, err := ec.unmarshalInputRecordPerfResultInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNRevisionConnection2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐRevisionConnection(ctx context.Context, sel ast.SelectionSet, v *model.RevisionConnection) graphql.Marshaler {
@@ -14158,6 +17477,21 @@ func (ec *executionContext) marshalNSaveDesignPayload2ᚖgithubᚗcomᚋtrellis�
 		return graphql.Null
 	}
 	return ec._SaveDesignPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSavePerfProfileInput2githubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐSavePerfProfileInput(ctx context.Context, v any) (model.SavePerfProfileInput, error) {
+	res, err := ec.unmarshalInputSavePerfProfileInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSavePerfProfilePayload2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐSavePerfProfilePayload(ctx context.Context, sel ast.SelectionSet, v *model.SavePerfProfilePayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._SavePerfProfilePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -14576,6 +17910,20 @@ func (ec *executionContext) marshalOOperation2ᚖgithubᚗcomᚋtrellisᚑmesh�
 		return graphql.Null
 	}
 	return ec._Operation(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPerfProfile2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfProfile(ctx context.Context, sel ast.SelectionSet, v *model.PerfProfile) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PerfProfile(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPerfResult2ᚖgithubᚗcomᚋtrellisᚑmeshᚋtrellisᚋserverᚋgraphᚋmodelᚐPerfResult(ctx context.Context, sel ast.SelectionSet, v *model.PerfResult) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PerfResult(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

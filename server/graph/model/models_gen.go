@@ -84,6 +84,12 @@ type DeleteDesignPayload struct {
 	Deleted bool   `json:"deleted"`
 }
 
+type DeletePerfProfilePayload struct {
+	Name string `json:"name"`
+	// How many results were deleted with the profile.
+	DeletedResults int `json:"deletedResults"`
+}
+
 // One application of a design revision to a cluster through a mesh adapter.
 type Deployment struct {
 	ID       string           `json:"id"`
@@ -206,7 +212,103 @@ type PageInfo struct {
 	EndCursor       *string `json:"endCursor,omitempty"`
 }
 
+// One request header of a profile.
+type PerfHeader struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+type PerfHeaderInput struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Latency statistics of a run, in milliseconds.
+type PerfLatency struct {
+	MinMs  float64 `json:"minMs"`
+	MeanMs float64 `json:"meanMs"`
+	P50Ms  float64 `json:"p50Ms"`
+	P90Ms  float64 `json:"p90Ms"`
+	P99Ms  float64 `json:"p99Ms"`
+	P999Ms float64 `json:"p999Ms"`
+	MaxMs  float64 `json:"maxMs"`
+}
+
+// A named load profile: what to call, how hard and for how long (loopback targets only).
+type PerfProfile struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// The target; its host resolves to 127.0.0.0/8 or ::1.
+	URL string `json:"url"`
+	// HTTP method (GET, or POST with a body).
+	Method  string        `json:"method"`
+	Headers []*PerfHeader `json:"headers"`
+	Body    string        `json:"body"`
+	// Target requests per second across all connections (0 = as fast as possible).
+	QPS float64 `json:"qps"`
+	// Concurrent connections.
+	Connections int `json:"connections"`
+	// Measured load phase (Go duration, for example 10s).
+	Duration string `json:"duration"`
+	// Unmeasured load phase before the measured one.
+	WarmUp string `json:"warmUp"`
+	// Exact number of measured requests (0 = run for the duration).
+	Requests int `json:"requests"`
+	// The profile as stored (YAML).
+	Spec      string    `json:"spec"`
+	CreatedAt time.Time `json:"createdAt"`
+	// Results of runs of this profile, newest first; mesh filters by mesh ("" is the no-mesh baseline).
+	Results *PerfResultConnection `json:"results"`
+}
+
+// The outcome of one performance run.
+type PerfResult struct {
+	ID      string       `json:"id"`
+	Profile *PerfProfile `json:"profile"`
+	// The mesh under test (empty for the no-mesh baseline).
+	Mesh string `json:"mesh"`
+	// When the measured phase began.
+	StartedAt time.Time `json:"startedAt"`
+	// Length of the measured phase in seconds.
+	DurationSeconds float64 `json:"durationSeconds"`
+	// Measured requests and the failed ones (no 2xx status).
+	Requests int `json:"requests"`
+	Errors   int `json:"errors"`
+	// errors ÷ requests (0 to 1).
+	ErrorRate float64 `json:"errorRate"`
+	// Achieved requests per second.
+	QPS     float64      `json:"qps"`
+	Latency *PerfLatency `json:"latency"`
+	// Other tenants used more than 10% of the machine's CPU during the run: repeat it.
+	Noisy bool `json:"noisy"`
+	// The run was stopped early.
+	Cancelled bool `json:"cancelled"`
+	// The whole result as JSON: what `trellis perf run -o json` prints and `trellis perf compare` reads.
+	JSON string `json:"json"`
+}
+
+type PerfResultConnection struct {
+	Edges    []*PerfResultEdge `json:"edges"`
+	PageInfo *PageInfo         `json:"pageInfo"`
+}
+
+type PerfResultEdge struct {
+	Cursor string      `json:"cursor"`
+	Node   *PerfResult `json:"node"`
+}
+
 type Query struct {
+}
+
+type RecordPerfResultInput struct {
+	// Name of the profile the run used.
+	Profile string `json:"profile"`
+	// The mesh under test (empty for the no-mesh baseline).
+	Mesh string `json:"mesh"`
+	// The result as JSON, as printed by `trellis perf run -o json`.
+	Result string `json:"result"`
+	// When no profile is called `profile`, create it from the result's own profile (validated like savePerfProfile) instead of failing with NOT_FOUND.
+	CreateProfile bool `json:"createProfile"`
 }
 
 type RevisionConnection struct {
@@ -232,6 +334,27 @@ type SaveDesignInput struct {
 type SaveDesignPayload struct {
 	Revision *models.DesignRevision `json:"revision"`
 	// False when content equals the head's content (no revision was written).
+	Created bool `json:"created"`
+}
+
+// A load profile. Bounds: duration plus warm-up at most 5m, requests at most 10,000,000, connections at most 1024; the URL's host must resolve to loopback.
+type SavePerfProfileInput struct {
+	Name        string             `json:"name"`
+	URL         string             `json:"url"`
+	Method      string             `json:"method"`
+	Headers     []*PerfHeaderInput `json:"headers"`
+	Body        string             `json:"body"`
+	QPS         float64            `json:"qps"`
+	Connections int                `json:"connections"`
+	// Go duration (10s, 1m30s).
+	Duration string `json:"duration"`
+	WarmUp   string `json:"warmUp"`
+	Requests int    `json:"requests"`
+}
+
+type SavePerfProfilePayload struct {
+	Profile *PerfProfile `json:"profile"`
+	// False when an existing profile was replaced.
 	Created bool `json:"created"`
 }
 
