@@ -9,6 +9,9 @@ import (
 // DefaultNamespace is the namespace of a design whose metadata.namespace is empty.
 const DefaultNamespace = "default"
 
+// DefaultSelectorLabel is the pod label of a service's default selector: {app: <service name>}.
+const DefaultSelectorLabel = "app"
+
 // DefaultRetryOn is the default of Retries.On for HTTP services.
 var DefaultRetryOn = []string{"5xx", "connect-failure", "reset"}
 
@@ -70,6 +73,9 @@ func (svc *Service) defaults(ns string) {
 	defaultPorts(svc.Ports, string(svc.Protocol))
 	if svc.Identity == "" {
 		svc.Identity = svc.Name
+	}
+	if len(svc.Selector) == 0 {
+		svc.Selector = map[string]string{DefaultSelectorLabel: svc.Name}
 	}
 	if hc := svc.HealthCheck; hc != nil {
 		if hc.Protocol == "" {

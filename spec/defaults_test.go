@@ -29,6 +29,7 @@ spec:
   services:
     - name: web
     - name: api
+      selector: {app.kubernetes.io/name: api}
       protocol: grpc
       ports: [{port: 9090}, {port: 9091}]
       healthCheck: {}
@@ -65,6 +66,9 @@ spec:
 	eq("metadata.namespace", d.Metadata.Namespace, "default")
 	web, api := s.Services[0], s.Services[1]
 	eq("web", [4]any{web.Namespace, web.Protocol, web.Identity, web.Ports}, [4]any{"default", ProtocolHTTP, "web", []Port{{Port: 80, Name: "http", TargetPort: 80}}})
+	eq("selectors", [2]map[string]string{web.Selector, api.Selector}, [2]map[string]string{{"app": "web"}, {"app.kubernetes.io/name": "api"}})
+	eq("version labels", api.VersionLabels(&api.Versions[0]), map[string]string{"app.kubernetes.io/name": "api", "v": "a"})
+	eq("selector of a service built in code", (&Service{Name: "x"}).SelectorLabels(), map[string]string{"app": "x"})
 	eq("api ports", api.Ports, []Port{{Port: 9090, Name: "grpc-9090", TargetPort: 9090}, {Port: 9091, Name: "grpc-9091", TargetPort: 9091}})
 	eq("health check", *api.HealthCheck, HealthCheck{Protocol: HealthCheckGRPC, Port: 9090, Interval: Dur(10 * time.Second), Timeout: Dur(time.Second), HealthyThreshold: 1, UnhealthyThreshold: 3})
 	eq("ext", [3]any{s.ExternalServices[0].Protocol, s.ExternalServices[0].Ports, *s.ExternalServices[0].TLS}, [3]any{ProtocolHTTP, []Port{{Port: 443, Name: "https", TargetPort: 443}}, ExternalTLS{Mode: ExternalTLSOriginate, SNI: "api.example.com"}})

@@ -36,14 +36,95 @@ type Service struct {
 	// Identity is the workload identity (Kubernetes service account name) of the service's pods.
 	// Default: the service's name.
 	Identity string `json:"identity,omitempty"`
-	// Versions are named subsets of the service's instances, selected by pod labels. Default none:
-	// all instances form one unnamed version.
+	// Selector is the set of pod labels (label key to value) that selects the service's workloads,
+	// the same labels its Kubernetes Service selects: adapters emit it wherever a mesh object
+	// selects pods (Istio workload selectors, Linkerd Server podSelector, per-version Services).
+	// Keys and values follow Kubernetes label syntax. Default {app: <name>}; an empty or missing
+	// selector means the default.
+	Selector map[string]string `json:"selector,omitempty"`
+	// Versions are named subsets of the service's instances, selected by pod labels (in addition
+	// to the selector). Default none: all instances form one unnamed version.
 	Versions []Version `json:"versions,omitempty"`
 	// HealthCheck configures active health checking of the service's instances by the callers'
 	// proxies. Default nil: no active checks (passive outlier detection may still apply).
 	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
 	// Annotations carry tool settings such as IgnoreAnnotation. Default none.
 	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// SelectorLabels returns the pod labels that select the service's workloads: its selector, or
+// the default {app: <name>} when the selector is empty. The result is a fresh map.
+func (s *Service) SelectorLabels() map[string]string {
+	if len(s.Selector) == 0 {
+		return map[string]string{DefaultSelectorLabel: s.Name}
+	}
+	out := make(map[string]string, len(s.Selector))
+	for k, v := range s.Selector {
+		out[k] = v
+	}
+	return out
+}
+
+// VersionLabels returns the pod labels that select one version of the service: the service's
+// selector plus the version's labels (which, in a valid design, never contradict it). The result
+// is a fresh map.
+func (s *Service) VersionLabels(v *Version) map[string]string {
+	out := s.SelectorLabels()
+	for k, val := range v.Labels {
+		out[k] = val
+	}
+	return out
+}
+
+// InferSelector is for importers that learn a service's versions but not its selector (no
+// Kubernetes Service in their input). When the selector is empty and some version gives the
+// default selector's label (app) another value than the service's name, so that the default
+// {app: <name>} would contradict it, the selector becomes the labels every version shares. It
+// reports false when no selector fits (the versions contradict the default and share no labels);
+// the design is then invalid until the user sets the selector. A default-compatible service is
+// left alone: guessing a broader selector from the versions' shared labels could make policies
+// select other workloads' pods.
+func (s *Service) InferSelector() bool {
+	if len(s.Selector) > 0 || len(s.Versions) == 0 {
+		return true
+	}
+	contradicts := false
+	sets := make([]map[string]string, len(s.Versions))
+	for i, v := range s.Versions {
+		sets[i] = v.Labels
+		if val, ok := v.Labels[DefaultSelectorLabel]; ok && val != s.Name {
+			contradicts = true
+		}
+	}
+	if !contradicts {
+		return true
+	}
+	common := CommonLabels(sets...)
+	if len(common) == 0 {
+		return false
+	}
+	s.Selector = common
+	return true
+}
+
+// CommonLabels returns the labels (key and value) every one of the label sets carries; nil when
+// there are no sets.
+func CommonLabels(sets ...map[string]string) map[string]string {
+	if len(sets) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(sets[0]))
+	for k, v := range sets[0] {
+		out[k] = v
+	}
+	for _, set := range sets[1:] {
+		for k, v := range out {
+			if set[k] != v {
+				delete(out, k)
+			}
+		}
+	}
+	return out
 }
 
 // Port is one port of a service.
@@ -62,8 +143,9 @@ type Version struct {
 	// Name is the version's name (for example "v1"): a DNS-1123 label unique within the service.
 	// Required.
 	Name string `json:"name"`
-	// Labels select the version's pods. Required, at least one label; two versions of one service
-	// must not have identical labels.
+	// Labels select the version's pods among the pods the service's selector selects. Required, at
+	// least one label in Kubernetes label syntax; two versions of one service must not have
+	// identical labels, and a label key the selector also has must carry the selector's value.
 	Labels map[string]string `json:"labels"`
 }
 

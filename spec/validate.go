@@ -193,6 +193,9 @@ func (v *validator) service(p string, s *Service) {
 	if s.Identity != "" && s.Identity != s.Name && !isDNSSubdomain(s.Identity) {
 		v.add(p+".identity", fmt.Sprintf("invalid identity %q", s.Identity), "a Kubernetes service account name (DNS-1123 subdomain)", "")
 	}
+	for _, k := range sortedKeys(s.Selector) {
+		v.label(p+".selector", k, s.Selector[k], false)
+	}
 	vnames := map[string]bool{}
 	labelSets := map[string]string{}
 	for i, ver := range s.Versions {
@@ -208,10 +211,20 @@ func (v *validator) service(p string, s *Service) {
 		}
 		var key strings.Builder
 		for _, k := range sortedKeys(ver.Labels) {
-			if k == "" || ver.Labels[k] == "" {
+			val := ver.Labels[k]
+			if k == "" || val == "" {
 				v.add(vp+".labels"+keySegment(k), "label keys and values must not be empty", "a non-empty label key and value", "")
+			} else if v.label(vp+".labels", k, val, true) {
+				if sv, ok := s.SelectorLabels()[k]; ok && sv != val {
+					hint := "versions select a subset of the selector's pods: remove the label from the version or change the service's selector"
+					if len(s.Selector) == 0 || (len(s.Selector) == 1 && s.Selector[DefaultSelectorLabel] == s.Name) {
+						hint = fmt.Sprintf("the selector defaults to {%s: %s}; if the service's pods are labelled differently, set %s.selector to the labels they all carry", DefaultSelectorLabel, s.Name, p)
+					}
+					v.add(vp+".labels"+keySegment(k), fmt.Sprintf("label %s=%s contradicts the service's selector %s=%s: the version would select none of the service's pods", k, val, k, sv),
+						fmt.Sprintf("the selector's value %q, or a label key the selector does not have", sv), hint)
+				}
 			}
-			key.WriteString(k + "=" + ver.Labels[k] + ",")
+			key.WriteString(k + "=" + val + ",")
 		}
 		if prev, dup := labelSets[key.String()]; dup {
 			v.add(vp+".labels", fmt.Sprintf("version %q selects the same pods as version %q", ver.Name, prev), "distinct labels for each version", "")
@@ -241,6 +254,72 @@ func (v *validator) service(p string, s *Service) {
 		v.nonNegative(hp+".unhealthyThreshold", hc.UnhealthyThreshold)
 	}
 	v.annotations(p+".annotations", s.Annotations)
+}
+
+// label checks one Kubernetes label (key and value) of a selector or version at path p (the map's
+// path), and reports whether it is valid.
+func (v *validator) label(p, k, val string, valueRequired bool) bool {
+	ok := true
+	if msg := labelKeyError(k); msg != "" {
+		hint := ""
+		if l := strings.ToLower(strings.ReplaceAll(k, "_", "-")); labelKeyError(l) == "" && l != k {
+			hint = fmt.Sprintf("use %q", l)
+		}
+		if strings.HasSuffix(k, "/") || strings.Count(k, "/") > 1 {
+			hint = "a key has at most one \"/\", separating a DNS prefix from the name, as in app.kubernetes.io/name"
+		}
+		v.add(p+keySegment(k), fmt.Sprintf("invalid label key %q: %s", k, msg), "a Kubernetes label key: an optional DNS subdomain prefix and \"/\", then a name of at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", hint)
+		ok = false
+	}
+	switch {
+	case val == "" && valueRequired:
+		v.add(p+keySegment(k), "label values must not be empty", "a non-empty label value", "")
+		ok = false
+	case val != "" && !isLabelName(val):
+		hint := ""
+		if r := strings.Trim(labelValueRE.ReplaceAllString(val, "-"), "-_."); r != "" && len(r) <= 63 && isLabelName(r) {
+			hint = fmt.Sprintf("use %q", r)
+		}
+		v.add(p+keySegment(k), fmt.Sprintf("invalid label value %q", val), "a Kubernetes label value: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", hint)
+		ok = false
+	}
+	return ok
+}
+
+// labelValueRE matches the characters a label value cannot hold.
+var labelValueRE = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+
+// labelKeyError describes what is wrong with a Kubernetes label key ("" when it is valid).
+func labelKeyError(k string) string {
+	if k == "" {
+		return "the key is empty"
+	}
+	prefix, name, hasPrefix := strings.Cut(k, "/")
+	if !hasPrefix {
+		name = k
+	}
+	if hasPrefix && (prefix == "" || !isDNSSubdomain(prefix)) {
+		return "the prefix before \"/\" must be a DNS subdomain (lower case)"
+	}
+	if !isLabelName(name) {
+		return "the name must be at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+	}
+	return ""
+}
+
+// isLabelName reports whether s is a Kubernetes label name (or non-empty label value).
+func isLabelName(s string) bool {
+	if len(s) == 0 || len(s) > 63 {
+		return false
+	}
+	alnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !alnum(c) && (i == 0 || i == len(s)-1 || (c != '-' && c != '_' && c != '.')) {
+			return false
+		}
+	}
+	return true
 }
 
 func hasPort(ports []Port, port int32) bool {

@@ -75,6 +75,29 @@ func TestValidateRules(t *testing.T) {
 		{"identical version labels", func(d *Design) {
 			d.Spec.Services[0].Versions = append(d.Spec.Services[0].Versions, Version{Name: "v2", Labels: map[string]string{"v": "1"}})
 		}, "spec.services[0].versions[1].labels", "selects the same pods"},
+		{"selector with a valid prefixed key", func(d *Design) {
+			d.Spec.Services[0].Selector = map[string]string{"app.kubernetes.io/name": "web", "tier": "front_end.1"}
+			d.Spec.Services[0].Versions[0].Labels["app.kubernetes.io/name"] = "web"
+		}, "", ""},
+		{"selector key with upper-case prefix", func(d *Design) {
+			d.Spec.Services[0].Selector = map[string]string{"Example.com/name": "web"}
+		}, `spec.services[0].selector["Example.com/name"]`, "invalid label key"},
+		{"selector key too long", func(d *Design) {
+			d.Spec.Services[0].Selector = map[string]string{strings.Repeat("k", 64): "web"}
+		}, `spec.services[0].selector["` + strings.Repeat("k", 64) + `"]`, "invalid label key"},
+		{"selector value with a space", func(d *Design) {
+			d.Spec.Services[0].Selector = map[string]string{"app": "my web"}
+		}, `spec.services[0].selector["app"]`, `invalid label value "my web"`},
+		{"version contradicts the selector", func(d *Design) {
+			d.Spec.Services[0].Selector = map[string]string{"service": "web"}
+			d.Spec.Services[0].Versions[0].Labels["service"] = "api"
+		}, `spec.services[0].versions[0].labels["service"]`, "contradicts the service's selector service=web"},
+		{"version contradicts the default selector", func(d *Design) {
+			d.Spec.Services[0].Versions[0].Labels["app"] = "web-v1"
+		}, `spec.services[0].versions[0].labels["app"]`, "contradicts the service's selector app=web"},
+		{"version label key syntax", func(d *Design) {
+			d.Spec.Services[0].Versions[0].Labels = map[string]string{"a/b/c": "1"}
+		}, `spec.services[0].versions[0].labels["a/b/c"]`, "invalid label key"},
 		{"passthrough with http protocol", func(d *Design) {
 			d.Spec.ExternalServices[0].TLS = &ExternalTLS{Mode: ExternalTLSPassthrough}
 			d.Spec.ExternalServices[0].Protocol = ProtocolHTTP

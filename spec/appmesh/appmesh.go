@@ -145,6 +145,12 @@ func Import(ctx context.Context, objs []*unstructured.Unstructured, opts Options
 		im.nodeSettings(n, im.nodes[n])
 	}
 	d := im.design
+	for i := range d.Spec.Services {
+		if s := &d.Spec.Services[i]; !s.InferSelector() {
+			im.warn("VirtualService "+s.Name, adapters.FeatureWeightedSplit, adapters.SeverityError,
+				"the virtual nodes behind %q select pods with different app labels and share no label: no single selector covers the service; set spec.services[%d].selector (and the versions' labels) by hand", s.Name, i)
+		}
+	}
 	d.SimplifyWeights()
 	d.Default()
 	if vs := d.Validate(); len(vs) > 0 {
@@ -182,6 +188,14 @@ func (im *importer) service(name string, from *unstructured.Unstructured) string
 				s.Protocol = protocol(proto)
 			}
 		}
+	}
+	if ks, ok := im.kube[name]; ok {
+		// The Kubernetes Service's selector is the service's: the pods its endpoints come from.
+		s.Selector, _, _ = unstructured.NestedStringMap(ks.Object, "spec", "selector")
+	}
+	if from != nil && from.GetKind() == "VirtualNode" && len(s.Selector) == 0 {
+		// A service provided by one node: the node's pods are the service's.
+		s.Selector, _, _ = unstructured.NestedStringMap(from.Object, "spec", "podSelector", "matchLabels")
 	}
 	if ks, ok := im.kube[name]; ok && len(s.Ports) == 0 {
 		ports, _, _ := unstructured.NestedSlice(ks.Object, "spec", "ports")

@@ -2,6 +2,7 @@ package appmesh_test
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -216,5 +217,77 @@ func TestGRPCAndUnsupported(t *testing.T) {
 	}
 	if !inverted || !gateway {
 		t.Errorf("warnings: %v", ws)
+	}
+}
+
+// TestSelectorFromNodes checks that the pods' labels become the service's selector: a service
+// provided by one node takes the node's pod selector, a routed service whose nodes label their
+// pods app=<other name> gets the labels the nodes share, and a Kubernetes Service's selector wins.
+func TestSelectorFromNodes(t *testing.T) {
+	objs := importtest.ParseObjects(t, `
+apiVersion: appmesh.k8s.aws/v1beta2
+kind: VirtualService
+metadata: {name: color, namespace: demo}
+spec:
+  provider: {virtualRouter: {virtualRouterRef: {name: color-router}}}
+---
+apiVersion: appmesh.k8s.aws/v1beta2
+kind: VirtualRouter
+metadata: {name: color-router, namespace: demo}
+spec:
+  listeners: [{portMapping: {port: 8080, protocol: http}}]
+  routes:
+    - name: split
+      httpRoute:
+        match: {prefix: /}
+        action: {weightedTargets: [{virtualNodeRef: {name: teller-blue}, weight: 1}, {virtualNodeRef: {name: teller-red}, weight: 1}]}
+---
+apiVersion: appmesh.k8s.aws/v1beta2
+kind: VirtualNode
+metadata: {name: teller-blue, namespace: demo}
+spec:
+  podSelector: {matchLabels: {app: colorteller, version: blue}}
+  listeners: [{portMapping: {port: 8080, protocol: http}}]
+---
+apiVersion: appmesh.k8s.aws/v1beta2
+kind: VirtualNode
+metadata: {name: teller-red, namespace: demo}
+spec:
+  podSelector: {matchLabels: {app: colorteller, version: red}}
+  listeners: [{portMapping: {port: 8080, protocol: http}}]
+---
+apiVersion: appmesh.k8s.aws/v1beta2
+kind: VirtualNode
+metadata: {name: front, namespace: demo}
+spec:
+  podSelector: {matchLabels: {app.kubernetes.io/name: front-end}}
+  listeners: [{portMapping: {port: 8080, protocol: http}}]
+---
+apiVersion: appmesh.k8s.aws/v1beta2
+kind: VirtualNode
+metadata: {name: gateway, namespace: demo}
+spec:
+  podSelector: {matchLabels: {app: gw}}
+  listeners: [{portMapping: {port: 8080, protocol: http}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: gateway, namespace: demo}
+spec:
+  selector: {component: gateway}
+  ports: [{port: 8080}]
+`)
+	d, _, err := importFn(context.Background(), objs)
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	for name, want := range map[string]map[string]string{
+		"color":   {"app": "colorteller"},
+		"front":   {"app.kubernetes.io/name": "front-end"},
+		"gateway": {"component": "gateway"},
+	} {
+		if got := service(t, d, name).Selector; !reflect.DeepEqual(got, want) {
+			t.Errorf("service %s: selector %v, want %v", name, got, want)
+		}
 	}
 }

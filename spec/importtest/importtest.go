@@ -33,6 +33,17 @@ func ReadObjects(t testing.TB, path string) []*unstructured.Unstructured {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return parseObjects(t, path, b)
+}
+
+// ParseObjects parses multi-document YAML or JSON text into objects.
+func ParseObjects(t testing.TB, text string) []*unstructured.Unstructured {
+	t.Helper()
+	return parseObjects(t, "objects", []byte(text))
+}
+
+func parseObjects(t testing.TB, path string, b []byte) []*unstructured.Unstructured {
+	t.Helper()
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
 	var out []*unstructured.Unstructured
 	for {
