@@ -5,8 +5,10 @@
 // rate limits; optionally Gateway API HTTPRoutes for mesh routing) and imports existing Istio
 // configuration back into a design.
 //
-// Conventions: a service's workloads are selected by the pod label app=<service name> (the
-// Kubernetes/Istio convention, e.g. bookinfo); hosts are fully qualified
+// Conventions: a service's workloads are selected by its selector (selector.matchLabels,
+// EnvoyFilter workloadSelector.labels), by default the pod label app=<service name> (the
+// Kubernetes/Istio convention, e.g. bookinfo); DestinationRule subsets carry only the versions'
+// labels, which filter the endpoints of the host's Service; hosts are fully qualified
 // (<service>.<namespace>.svc.cluster.local); objects of a service live in its namespace and are
 // named after it; namespace-wide objects are named "default" (PeerAuthentication),
 // "<design>-default-deny" (AuthorizationPolicy) and "<design>" (Telemetry).
@@ -29,7 +31,7 @@ const (
 	GatewayV1          = "gateway.networking.k8s.io/v1"
 )
 
-// AppLabel is the pod label that selects a service's workloads.
+// AppLabel is the pod label of a service's default selector ({app: <service name>}).
 const AppLabel = "app"
 
 // ClusterDomain is the DNS suffix of in-cluster service hosts.

@@ -75,7 +75,7 @@ func (t *translator) security() {
 	}
 	for _, name := range sortedKeys(overrides) {
 		ov := overrides[name]
-		s := obj{"selector": selector(name)}
+		s := obj{"selector": t.selector(name)}
 		if ov.mode != "" {
 			s["mtls"] = obj{"mode": ov.mode}
 		}
@@ -219,7 +219,7 @@ func (t *translator) accessRule(i int, r *spec.AccessRule) {
 		rules = append(rules, rc)
 	}
 	t.add(SecurityV1, "AuthorizationPolicy", dest.Namespace, r.Name, obj{
-		"selector": selector(dest.Name),
+		"selector": t.selector(dest.Name),
 		"action":   action,
 		"rules":    rules,
 	})
@@ -287,7 +287,7 @@ func (t *translator) jwtRule(i int, r *spec.JWTRule) {
 		ns, svc, name := tg[0], tg[1], tg[2]
 		ra := obj{"jwtRules": []any{deepCopy(jr)}}
 		if svc != "" {
-			ra["selector"] = selector(svc)
+			ra["selector"] = t.selector(svc)
 		}
 		t.add(SecurityV1, "RequestAuthentication", ns, name, ra)
 		if r.Optional {
@@ -300,7 +300,7 @@ func (t *translator) jwtRule(i int, r *spec.JWTRule) {
 			"rules":  []any{obj{"from": []any{obj{"source": obj{"notRequestPrincipals": []any{r.Issuer + "/*"}}}}}},
 		}
 		if svc != "" {
-			ap["selector"] = selector(svc)
+			ap["selector"] = t.selector(svc)
 		}
 		t.add(SecurityV1, "AuthorizationPolicy", ns, name+"-require-jwt", ap)
 	}

@@ -101,7 +101,7 @@ func (t *translator) extensions() {
 				objName = e.Name + "-" + name
 			}
 			ws := deepCopy(s).(obj)
-			ws["selector"] = selector(name)
+			ws["selector"] = t.selector(name)
 			t.add(ExtensionsV1alpha1, "WasmPlugin", svc.Namespace, objName, ws)
 		}
 	}
@@ -130,7 +130,7 @@ func (t *translator) rateLimits() {
 		}
 		full := obj{"default_value": obj{"numerator": int64(100), "denominator": "HUNDRED"}}
 		t.add(NetworkingV1alpha3, "EnvoyFilter", svc.Namespace, svc.Name+"-local-ratelimit", obj{
-			"workloadSelector": obj{"labels": obj{AppLabel: svc.Name}},
+			"workloadSelector": obj{"labels": stringMap(svc.SelectorLabels())},
 			"configPatches": []any{obj{
 				"applyTo": "HTTP_FILTER",
 				"match": obj{

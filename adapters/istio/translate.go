@@ -139,8 +139,18 @@ func Dur(d spec.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
 }
 
-func selector(service string) obj {
-	return obj{"matchLabels": obj{AppLabel: service}}
+// selector returns the workload selector of a service: matchLabels from its selector (default
+// {app: <name>}).
+func (t *translator) selector(service string) obj {
+	return obj{"matchLabels": stringMap(t.podLabels(service))}
+}
+
+// podLabels returns the pod labels that select a service's workloads.
+func (t *translator) podLabels(service string) map[string]string {
+	if svc, ok := t.services[service]; ok {
+		return svc.SelectorLabels()
+	}
+	return map[string]string{AppLabel: service}
 }
 
 // routes emits the VirtualService (or, with MeshRoutes, an HTTPRoute) of one traffic policy.
