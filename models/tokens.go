@@ -126,8 +126,9 @@ func (s *Store) EnsureAdminToken(ctx context.Context) (string, bool, error) {
 }
 
 // authCacheTTL is how long Authenticate trusts a token it has looked up. Deleting a token
-// through this store clears the cache at once; a deletion by another process (the CLI) takes
-// effect within this time.
+// through this store clears the cache at once; on PostgreSQL a deletion by another process (the
+// CLI, another replica) clears the caches of every process running Listen at commit; otherwise
+// (SQLite) it takes effect within this time.
 const authCacheTTL = 5 * time.Second
 
 // authEntry is a cached token lookup.
@@ -189,6 +190,10 @@ func (s *Store) DeleteToken(ctx context.Context, name, actor string) error {
 			return &NotFoundError{Kind: "token", Name: name}
 		}
 		s.authCache.Clear()
+		// Other processes listening on PostgreSQL drop their caches at commit (see Listen).
+		if err := s.notify(tx, channelTokens, name); err != nil {
+			return err
+		}
 		return recordEvent(tx, actor, "token.delete", "token", name, nil)
 	})
 }

@@ -105,6 +105,8 @@ type Server struct {
 
 	resolver *graph.Resolver
 
+	stopReplication func() // stops relaying design changes between replicas (replicas.go)
+
 	xds   *controlplane.Server
 	xdsMu sync.Mutex // serialises snapshot refreshes
 
@@ -150,7 +152,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.resolver = &graph.Resolver{
 		Store: s.store, Designs: s.designs, Operations: s.ops, Logger: s.log, Policies: s.policies, Kubeconfig: cfg.Kubeconfig,
 	}
+	if s.stopReplication, err = s.startReplication(ctx); err != nil {
+		_ = store.Close()
+		return nil, err
+	}
 	if err := s.bootstrap(ctx); err != nil {
+		s.stopReplication()
 		_ = store.Close()
 		return nil, err
 	}
@@ -378,6 +385,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // Close releases the store. Call it after Run returns.
 func (s *Server) Close() error {
 	s.ops.Close()
+	s.stopReplication()
 	return s.store.Close()
 }
 
