@@ -61,7 +61,7 @@ func (a *Adapter) Import(ctx context.Context, objs []*unstructured.Unstructured,
 	for _, o := range sorted {
 		if im.known(o) && o.GetKind() != "Service" {
 			s, _, _ := unstructured.NestedMap(o.Object, "spec")
-			if app := selectorApp(s); app != "" {
+			if app := selectorApp(s); app != "" && !gatewayWorkload(mp(mp(s, "selector"), "matchLabels")) {
 				im.service(app, o.GetNamespace())
 			}
 		}

@@ -101,13 +101,42 @@ func (im *importer) source(principal string) (spec.Source, bool) {
 	return src, true
 }
 
+// gatewayWorkload reports whether matchLabels select an Istio ingress or egress gateway, which a
+// mesh design does not model.
+func gatewayWorkload(labels map[string]any) bool {
+	if _, ok := labels["istio.io/gateway-name"]; ok {
+		return true
+	}
+	if _, ok := labels["gateway.networking.k8s.io/gateway-name"]; ok {
+		return true
+	}
+	for _, k := range []string{AppLabel, "istio"} {
+		if v := str(labels, k); strings.HasSuffix(v, "ingressgateway") || strings.HasSuffix(v, "egressgateway") {
+			return true
+		}
+	}
+	return false
+}
+
+// authzRule is one entry of an AuthorizationPolicy's rules, as far as the design can express it.
+type authzRule struct {
+	sources []spec.Source
+	cond    spec.AccessCondition
+	// unsupported lists restrictions the design cannot express (field path: what).
+	unsupported []string
+	// jwtOnly lists JWT restrictions (subjects, claims) that are dropped while the token itself
+	// stays required.
+	jwtOnly []string
+}
+
 func (im *importer) authorizationPolicy(o *unstructured.Unstructured, s map[string]any) {
-	im.warnUnknown(o, "spec", s, adapters.FeatureAuthzAllow, "selector", "action", "rules")
+	im.warnUnknown(o, "spec", s, adapters.FeatureAuthzAllow, "selector", "action", "rules", "targetRef", "targetRefs", "provider")
 	action := str(s, "action")
 	rules := list(s, "rules")
 	app := selectorApp(s)
 	sec := im.security()
-	if (action == "" || action == "ALLOW") && len(rules) == 0 && app == "" {
+	labels := mp(mp(s, "selector"), "matchLabels")
+	if (action == "" || action == "ALLOW") && len(rules) == 0 && len(labels) == 0 {
 		sec.DefaultPolicy = spec.ActionDeny
 		return
 	}
@@ -123,6 +152,15 @@ func (im *importer) authorizationPolicy(o *unstructured.Unstructured, s map[stri
 			}
 		}
 	}
+	if gatewayWorkload(labels) {
+		im.warn(o, "spec.selector", adapters.FeatureAuthzAllow, "the policy protects an ingress or egress gateway, which is outside the mesh design: dropped")
+		return
+	}
+	if app == "" && len(labels) > 0 {
+		im.warn(o, "spec.selector.matchLabels", adapters.FeatureAuthzAllow,
+			fmt.Sprintf("selects workloads by %v, without the %q label that names a design service: dropped", sortedKeys(labels), AppLabel))
+		return
+	}
 	if app == "" {
 		im.warn(o, "spec.selector", adapters.FeatureAuthzAllow, "namespace-wide authorization rules have no design equivalent (rules protect one destination service): dropped")
 		return
@@ -132,87 +170,179 @@ func (im *importer) authorizationPolicy(o *unstructured.Unstructured, s map[stri
 		return
 	}
 	im.service(app, o.GetNamespace())
+	allow := action != "DENY"
 	rule := spec.AccessRule{Name: o.GetName(), Destination: app, Action: spec.ActionAllow}
 	feature := adapters.FeatureAuthzAllow
-	if action == "DENY" {
+	if !allow {
 		rule.Action, feature = spec.ActionDeny, adapters.FeatureAuthzDeny
 	}
+	if len(rules) == 0 {
+		// An ALLOW policy without rules matches nothing: every request to the workload is denied.
+		rule.Action, rule.Sources = spec.ActionDeny, []spec.Source{{Namespace: "*"}}
+		sec.Access = append(sec.Access, rule)
+		return
+	}
 	var fromKey string
+	kept := 0
 	for i, r := range rules {
 		rm, _ := r.(map[string]any)
 		path := fmt.Sprintf("spec.rules[%d]", i)
-		im.warnUnknown(o, path, rm, feature, "from", "to", "when")
-		var sources []spec.Source
-		for j, f := range list(rm, "from") {
-			src := mp(f.(map[string]any), "source")
-			im.warnUnknown(o, fmt.Sprintf("%s.from[%d].source", path, j), src, feature, "principals", "namespaces")
-			for _, p := range strs(list(src, "principals")) {
-				if sc, ok := im.source(p); ok {
-					sources = append(sources, sc)
-				} else {
-					im.warn(o, fmt.Sprintf("%s.from[%d].source.principals", path, j), feature, "principal "+strconv.Quote(p)+" is not <trust-domain>/ns/<ns>/sa/<sa>: dropped")
-				}
-			}
-			for _, n := range strs(list(src, "namespaces")) {
-				sources = append(sources, spec.Source{Namespace: n})
-			}
-		}
-		if len(list(rm, "from")) == 0 {
-			sources = []spec.Source{{Namespace: "*"}}
-		}
-		key := fmt.Sprint(sources)
-		if i == 0 {
-			rule.Sources, fromKey = sources, key
-		} else if key != fromKey {
-			im.warn(o, path+".from", feature, "rules with different sources are merged: the sources of rules[0] apply to every condition")
-		}
-		cond := spec.AccessCondition{}
-		for _, t := range list(rm, "to") {
-			op := mp(t.(map[string]any), "operation")
-			im.warnUnknown(o, path+".to[].operation", op, adapters.FeatureAuthzConditions, "methods", "paths", "ports")
-			cond.Methods = append(cond.Methods, strs(list(op, "methods"))...)
-			cond.Paths = append(cond.Paths, strs(list(op, "paths"))...)
-			for _, p := range strs(list(op, "ports")) {
-				if n, err := strconv.Atoi(p); err == nil {
-					port := int32(n)
-					if svc := im.serviceByName(app); svc != nil {
-						for _, sp := range svc.Ports {
-							if sp.TargetPort == port {
-								port = sp.Port
-							}
-						}
-					}
-					cond.Ports = append(cond.Ports, port)
-				}
-			}
-		}
-		for _, w := range list(rm, "when") {
-			wm, _ := w.(map[string]any)
-			key := str(wm, "key")
-			vals := strs(list(wm, "values"))
-			if !strings.HasPrefix(key, "request.headers[") || len(vals) != 1 {
-				im.warn(o, path+".when", adapters.FeatureAuthzConditions, "condition "+strconv.Quote(key)+" has no design equivalent: dropped")
+		ar := im.authzRule(o, path, app, rm, feature)
+		if len(ar.unsupported) > 0 {
+			if allow {
+				// Dropping the restriction would let more callers in than Istio does: drop the rule
+				// instead, so what it allowed is denied (fail closed).
+				im.warn(o, path, feature, "rule dropped: the design cannot express "+relPaths(path, ar.unsupported)+
+					"; requests only this rule allowed are denied (fail closed): re-add an equivalent access rule by hand")
 				continue
 			}
+			im.warn(o, path, feature, "the design cannot express "+relPaths(path, ar.unsupported)+
+				": the deny applies without that restriction (stricter than the source)")
+			if len(ar.sources) == 0 {
+				ar.sources = []spec.Source{{Namespace: "*"}}
+			}
+		}
+		for _, j := range ar.jwtOnly {
+			im.warn(o, path, adapters.FeatureJWT, relPaths(path, []string{j})+": the design requires a valid token of the issuer but cannot restrict its subject or claims; any valid token is accepted (broader than the source)")
+		}
+		kept++
+		key := fmt.Sprint(ar.sources)
+		if kept == 1 {
+			rule.Sources, fromKey = ar.sources, key
+		} else if key != fromKey {
+			im.warn(o, path+".from", feature, "rules with different sources are merged: the sources of the first rule apply to every condition")
+		}
+		c := ar.cond
+		if len(c.Methods)+len(c.Paths)+len(c.Ports)+len(c.Headers) > 0 {
+			rule.When = append(rule.When, c)
+		}
+	}
+	if kept == 0 {
+		rule.Action, rule.Sources, rule.When = spec.ActionDeny, []spec.Source{{Namespace: "*"}}, nil
+		im.warn(o, "spec.rules", feature, "no rule of the ALLOW policy could be imported: "+app+" denies every request (fail closed) until an equivalent access rule is added")
+	}
+	sec.Access = append(sec.Access, rule)
+}
+
+// relPaths joins restrictions, writing their field paths relative to the rule's path.
+func relPaths(path string, items []string) string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = strings.TrimPrefix(it, path+".")
+	}
+	return strings.Join(out, "; ")
+}
+
+// authzRule converts one rule (from, to, when) of an AuthorizationPolicy.
+func (im *importer) authzRule(o *unstructured.Unstructured, path, app string, rm map[string]any, feature adapters.Feature) authzRule {
+	var ar authzRule
+	im.warnUnknown(o, path, rm, feature, "from", "to", "when")
+	from := list(rm, "from")
+	for j, f := range from {
+		src := mp(f.(map[string]any), "source")
+		spath := fmt.Sprintf("%s.from[%d].source", path, j)
+		im.warnUnknown(o, spath, src, feature, "principals", "namespaces", "requestPrincipals",
+			"notPrincipals", "notNamespaces", "ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks", "notRequestPrincipals", "serviceAccounts", "notServiceAccounts")
+		for _, k := range []string{"notPrincipals", "notNamespaces", "ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks", "notRequestPrincipals", "serviceAccounts", "notServiceAccounts"} {
+			if v := strs(list(src, k)); len(v) > 0 {
+				ar.unsupported = append(ar.unsupported, fmt.Sprintf("%s.%s %v", spath, k, v))
+			}
+		}
+		var these []spec.Source
+		for _, p := range strs(list(src, "principals")) {
+			if sc, ok := im.source(p); ok {
+				these = append(these, sc)
+			} else {
+				ar.unsupported = append(ar.unsupported, fmt.Sprintf("%s.principals %q (not <trust-domain>/ns/<ns>/sa/<sa>)", spath, p))
+			}
+		}
+		for _, n := range strs(list(src, "namespaces")) {
+			these = append(these, spec.Source{Namespace: n})
+		}
+		if rps := strs(list(src, "requestPrincipals")); len(rps) > 0 {
+			for _, rp := range rps {
+				iss, sub, _ := strings.Cut(rp, "/")
+				if rp == "*" {
+					iss, sub = "", "*"
+				}
+				im.required[o.GetNamespace()+"/"+app+"/"+iss] = true
+				if sub != "*" {
+					ar.jwtOnly = append(ar.jwtOnly, fmt.Sprintf("%s.requestPrincipals %q (subject %q)", spath, rp, sub))
+				}
+			}
+			if len(these) == 0 && len(strs(list(src, "principals")))+len(strs(list(src, "namespaces"))) == 0 {
+				these = []spec.Source{{Namespace: "*"}}
+			}
+		}
+		ar.sources = append(ar.sources, these...)
+	}
+	if len(from) == 0 {
+		ar.sources = []spec.Source{{Namespace: "*"}}
+	}
+	for k, t := range list(rm, "to") {
+		op := mp(t.(map[string]any), "operation")
+		opath := fmt.Sprintf("%s.to[%d].operation", path, k)
+		im.warnUnknown(o, opath, op, adapters.FeatureAuthzConditions, "methods", "paths", "ports", "hosts", "notMethods", "notPaths", "notPorts", "notHosts")
+		for _, f := range []string{"hosts", "notMethods", "notPaths", "notPorts", "notHosts"} {
+			if v := strs(list(op, f)); len(v) > 0 {
+				ar.unsupported = append(ar.unsupported, fmt.Sprintf("%s.%s %v", opath, f, v))
+			}
+		}
+		ar.cond.Methods = append(ar.cond.Methods, strs(list(op, "methods"))...)
+		ar.cond.Paths = append(ar.cond.Paths, strs(list(op, "paths"))...)
+		for _, p := range strs(list(op, "ports")) {
+			n, err := strconv.Atoi(p)
+			if err != nil {
+				ar.unsupported = append(ar.unsupported, fmt.Sprintf("%s.ports %q (not a number)", opath, p))
+				continue
+			}
+			port := int32(n)
+			if svc := im.serviceByName(app); svc != nil {
+				for _, sp := range svc.Ports {
+					if sp.TargetPort == port {
+						port = sp.Port
+					}
+				}
+			}
+			ar.cond.Ports = append(ar.cond.Ports, port)
+		}
+	}
+	for k, w := range list(rm, "when") {
+		wm, _ := w.(map[string]any)
+		wpath := fmt.Sprintf("%s.when[%d]", path, k)
+		key := str(wm, "key")
+		vals := strs(list(wm, "values"))
+		switch {
+		case strings.HasPrefix(key, "request.auth."):
+			ar.jwtOnly = append(ar.jwtOnly, fmt.Sprintf("%s %q", wpath, key))
+			if strings.HasPrefix(key, "request.auth.claims[") {
+				im.required[o.GetNamespace()+"/"+app+"/"] = true
+			}
+		case strings.HasPrefix(key, "request.headers[") && len(vals) == 1 && len(list(wm, "notValues")) == 0:
 			name := strings.TrimSuffix(strings.TrimPrefix(key, "request.headers["), "]")
-			if cond.Headers == nil {
-				cond.Headers = map[string]spec.StringMatch{}
+			if ar.cond.Headers == nil {
+				ar.cond.Headers = map[string]spec.StringMatch{}
 			}
 			v := vals[0]
 			switch {
 			case v == "*":
-				cond.Headers[name] = spec.StringMatch{Present: true}
+				ar.cond.Headers[name] = spec.StringMatch{Present: true}
 			case strings.HasSuffix(v, "*"):
-				cond.Headers[name] = spec.StringMatch{Prefix: strings.TrimSuffix(v, "*")}
+				ar.cond.Headers[name] = spec.StringMatch{Prefix: strings.TrimSuffix(v, "*")}
 			default:
-				cond.Headers[name] = spec.StringMatch{Exact: v}
+				ar.cond.Headers[name] = spec.StringMatch{Exact: v}
 			}
-		}
-		if len(cond.Methods)+len(cond.Paths)+len(cond.Ports)+len(cond.Headers) > 0 {
-			rule.When = append(rule.When, cond)
+		default:
+			what := fmt.Sprintf("%s: condition %q", wpath, key)
+			if nv := strs(list(wm, "notValues")); len(nv) > 0 {
+				what += fmt.Sprintf(" with notValues %v", nv)
+			} else if len(vals) > 1 {
+				what += fmt.Sprintf(" with several values %v", vals)
+			}
+			ar.unsupported = append(ar.unsupported, what)
 		}
 	}
-	sec.Access = append(sec.Access, rule)
+	return ar
 }
 
 func (im *importer) requestAuthentication(o *unstructured.Unstructured, s map[string]any) {

@@ -113,9 +113,20 @@ kubectl get svc,virtualservices,destinationrules,peerauthentications,authorizati
 			if err != nil {
 				return withCode(ExitUsage, err)
 			}
+			paths, err := expandImportPaths(files)
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			var inputs []importFile
 			var objs []*unstructured.Unstructured
-			for _, f := range files {
-				data, err := os.ReadFile(f)
+			for _, f := range paths {
+				var data []byte
+				if f == "-" {
+					data, err = io.ReadAll(cmd.InOrStdin())
+					f = "<stdin>"
+				} else {
+					data, err = os.ReadFile(f)
+				}
 				if err != nil {
 					return withCode(ExitUsage, fmt.Errorf("reading objects: %w", err))
 				}
@@ -123,15 +134,45 @@ kubectl get svc,virtualservices,destinationrules,peerauthentications,authorizati
 				if err != nil {
 					return withCode(ExitInvalid, err)
 				}
+				inputs = append(inputs, importFile{path: f, objs: o})
 				objs = append(objs, o...)
 			}
-			d, warnings, err := fn(cmd.Context(), objs)
+			stderr := cmd.ErrOrStderr()
+			defaultNamespaces(objs, opts.Namespace)
+			objs, dupNotes := dedupeObjects(inputs)
+			for _, n := range dupNotes {
+				fmt.Fprintln(stderr, "note: "+n)
+			}
+			// Deployments, ServiceAccounts and the like carry no mesh configuration: they are read
+			// here for service identities and kept from the importer.
+			var meshObjs, workloads []*unstructured.Unstructured
+			for _, o := range objs {
+				if isWorkloadObject(o) {
+					workloads = append(workloads, o)
+				} else {
+					meshObjs = append(meshObjs, o)
+				}
+			}
+			if len(meshObjs) == 0 {
+				return withCode(ExitInvalid, fmt.Errorf("no %s or Kubernetes Service object in %s (only %s); "+
+					"hint: pass the mesh configuration files too", args[0], strings.Join(paths, ", "), kindCounts(workloads)))
+			}
+			if len(paths) > 1 {
+				for _, in := range inputs {
+					fmt.Fprintf(stderr, "read %s: %s\n", in.path, kindCounts(in.objs))
+				}
+			}
+			d, warnings, err := fn(cmd.Context(), meshObjs)
 			for _, w := range warnings {
-				fmt.Fprintln(cmd.ErrOrStderr(), w.String())
+				fmt.Fprintln(stderr, w.String())
 			}
 			if err != nil {
 				return withCode(ExitInvalid, fmt.Errorf("importing from %s: %w", args[0], err))
 			}
+			for _, n := range setIdentities(d, objs) {
+				fmt.Fprintln(stderr, "note: "+n)
+			}
+			fmt.Fprintln(stderr, importSummary(args[0], len(paths), len(objs), len(workloads), d, len(warnings)))
 			var b []byte
 			if output == "json" {
 				b, err = json.MarshalIndent(d, "", "  ")
