@@ -433,6 +433,18 @@ var wasmPhaseNames = map[string]spec.ExtensionPhase{"AUTHN": spec.PhaseAuthn, "A
 func (im *importer) wasmPlugin(o *unstructured.Unstructured, s map[string]any) {
 	im.warnUnknown(o, "spec", s, adapters.FeatureWasm, "url", "sha256", "phase", "priority", "pluginConfig", "failStrategy", "selector", "imagePullPolicy")
 	app := selectorApp(s)
+	if labels := mp(mp(s, "selector"), "matchLabels"); gatewayWorkload(labels) {
+		im.warn(o, "spec.selector", adapters.FeatureWasm, "the plugin runs on an ingress or egress gateway, which is outside the mesh design: dropped")
+		return
+	} else if app == "" && len(labels) > 0 {
+		im.warn(o, "spec.selector.matchLabels", adapters.FeatureWasm,
+			fmt.Sprintf("selects workloads by %v, without the %q label that names a design service: dropped (importing it design-wide would run it on every service)", sortedKeys(labels), AppLabel))
+		return
+	}
+	if len(list(s, "targetRefs"))+len(mp(s, "targetRef")) > 0 {
+		im.warn(o, "spec.targetRefs", adapters.FeatureWasm, "plugins attached to gateways or services by targetRef are outside the mesh design: dropped")
+		return
+	}
 	name := o.GetName()
 	e := spec.Extension{Name: name, Source: str(s, "url"), SHA256: str(s, "sha256"), Phase: wasmPhaseNames[str(s, "phase")], Priority: i32(s, "priority")}
 	if str(s, "failStrategy") == "FAIL_OPEN" {

@@ -54,9 +54,29 @@ func (im *importer) destinationRule(o *unstructured.Unstructured, s map[string]a
 		res.Connections = c
 	}
 	if od := mp(tp, "outlierDetection"); od != nil {
-		im.warnUnknown(o, "spec.trafficPolicy.outlierDetection", od, adapters.FeatureOutlierDetection, "consecutive5xxErrors", "interval", "baseEjectionTime", "maxEjectionPercent")
+		im.warnUnknown(o, "spec.trafficPolicy.outlierDetection", od, adapters.FeatureOutlierDetection, "consecutive5xxErrors", "interval", "baseEjectionTime", "maxEjectionPercent",
+			"consecutiveErrors", "consecutiveGatewayErrors")
+		consecutive5xx := i32(od, "consecutive5xxErrors")
+		if _, has5xx := num(od, "consecutive5xxErrors"); !has5xx {
+			// consecutiveErrors (deprecated) and consecutiveGatewayErrors count 502, 503 and 504
+			// only; the design counts every 5xx: the closest equivalent, said so.
+			for _, k := range []string{"consecutiveGatewayErrors", "consecutiveErrors"} {
+				if n, ok := num(od, k); ok {
+					consecutive5xx = int32(n)
+					im.warn(o, "spec.trafficPolicy.outlierDetection."+k, adapters.FeatureOutlierDetection,
+						fmt.Sprintf("counts gateway errors (502, 503, 504) only: imported as consecutive5xx %d, which also counts 500 and 501", int64(n)))
+					break
+				}
+			}
+		} else {
+			for _, k := range []string{"consecutiveGatewayErrors", "consecutiveErrors"} {
+				if _, ok := num(od, k); ok {
+					im.warn(o, "spec.trafficPolicy.outlierDetection."+k, adapters.FeatureOutlierDetection, "the design has one error threshold, consecutive5xxErrors: dropped")
+				}
+			}
+		}
 		res.OutlierDetection = &spec.OutlierDetection{
-			Consecutive5xx:     i32(od, "consecutive5xxErrors"),
+			Consecutive5xx:     consecutive5xx,
 			Interval:           dur(o, im, "spec.trafficPolicy.outlierDetection.interval", str(od, "interval")),
 			BaseEjectionTime:   dur(o, im, "spec.trafficPolicy.outlierDetection.baseEjectionTime", str(od, "baseEjectionTime")),
 			MaxEjectionPercent: i32(od, "maxEjectionPercent"),
