@@ -194,13 +194,17 @@ func setIdentities(d *spec.Design, objs []*unstructured.Unstructured) []string {
 		if s.Identity != "" && s.Identity != s.Name {
 			continue
 		}
-		sel := selectors[s.Namespace+"/"+s.Name]
+		ns := s.Namespace
+		if ns == "" {
+			ns = d.Metadata.Namespace
+		}
+		sel := selectors[ns+"/"+s.Name]
 		if len(sel) == 0 {
 			continue
 		}
 		accounts := map[string]bool{}
 		for _, w := range wls {
-			if w.ns == s.Namespace && labelsMatch(sel, w.labels) {
+			if w.ns == ns && labelsMatch(sel, w.labels) {
 				accounts[w.sa] = true
 			}
 		}
