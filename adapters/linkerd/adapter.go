@@ -12,9 +12,8 @@
 //     retry.linkerd.io/{limit,http,grpc,timeout}), which apply to a whole route object.
 //   - Linkerd splits traffic across Services, not label subsets. For every version of every
 //     service the adapter emits a per-version Service "<service>-<version>" with the service's
-//     ports and the selector {app: <service>} plus the version's labels (the version's labels
-//     win). The base Service's own selector is not part of the design, so the "app" label is an
-//     assumption: pods must carry app=<service> (or the version labels must set "app" themselves).
+//     ports and the service's selector (default {app: <service>}) plus the version's labels.
+//     Servers select the service's pods with the same selector.
 //   - Failure accrual (outlier detection) becomes balancer.linkerd.io/failure-accrual*
 //     annotations on the Service. Services and Namespaces belong to the user, so annotations on
 //     them are emitted as minimal partial objects (apiVersion, kind, metadata name, namespace and
@@ -400,31 +399,12 @@ func accessRuleName(i int, r *spec.AccessRule) string {
 	return fmt.Sprintf("%s-%s-%d", r.Destination, action, i)
 }
 
-// appLabel is the label the adapter assumes the pods of a service carry.
-const appLabel = "app"
+// appLabel is the pod label of a service's default selector ({app: <service name>}).
+const appLabel = spec.DefaultSelectorLabel
 
-// podLabels returns the labels selecting a service's pods: {app: <name>} plus the labels every
-// version shares (a version label alone, such as version=v1, would select other apps' pods too).
-func podLabels(s *spec.Service) map[string]string {
-	sel := map[string]string{appLabel: s.Name}
-	if len(s.Versions) > 0 {
-		common := map[string]string{}
-		for k, v := range s.Versions[0].Labels {
-			common[k] = v
-		}
-		for _, ver := range s.Versions[1:] {
-			for k, v := range common {
-				if ver.Labels[k] != v {
-					delete(common, k)
-				}
-			}
-		}
-		for k, v := range common {
-			sel[k] = v
-		}
-	}
-	return sel
-}
+// podLabels returns the labels selecting a service's pods: the service's selector (default
+// {app: <name>}).
+func podLabels(s *spec.Service) map[string]string { return s.SelectorLabels() }
 
 // versionServiceName is the name of the per-version Service of version v of service s.
 func versionServiceName(svc, version string) string { return svc + "-" + version }

@@ -357,3 +357,74 @@ func TestGeneratedDesign(t *testing.T) {
 	second, _ := translate(t, back, adapters.Options{})
 	compareObjects(t, first, second)
 }
+
+// TestImportSelectors checks that real selectors become the services' selectors: a full
+// Service's spec.selector, per-version Services under a base Service with a non-app selector,
+// and Servers whose pod selectors do not use the app label; matchExpressions are reported.
+func TestImportSelectors(t *testing.T) {
+	objs, err := adaptertest.ParseObjects([]byte(`
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: ns}
+spec: {selector: {app.kubernetes.io/name: web-frontend}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: ns}
+spec: {selector: {service: reviews}, ports: [{port: 9080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: reviews-v1, namespace: ns}
+spec: {selector: {service: reviews, version: v1}, ports: [{port: 9080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: reviews-v2, namespace: ns}
+spec: {selector: {service: reviews, version: v2}, ports: [{port: 9080}]}
+---
+apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: {name: reviews-http, namespace: ns}
+spec: {podSelector: {matchLabels: {service: reviews}}, port: 9080}
+---
+apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: {name: ratings-http, namespace: ns}
+spec:
+  podSelector:
+    matchLabels: {app.kubernetes.io/name: ratings}
+    matchExpressions: [{key: track, operator: In, values: [stable]}]
+  port: 9080
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, ws := importObjects(t, objs)
+	got := map[string]spec.Service{}
+	for _, s := range d.Spec.Services {
+		got[s.Name] = s
+	}
+	if len(got) != 3 {
+		t.Fatalf("want services web, reviews, ratings; got %s", mustJSON(t, d.Spec.Services))
+	}
+	for name, want := range map[string]map[string]string{
+		"web":     {"app.kubernetes.io/name": "web-frontend"},
+		"reviews": {"service": "reviews"},
+		"ratings": {"app.kubernetes.io/name": "ratings"},
+	} {
+		if s := got[name]; !reflect.DeepEqual(s.Selector, want) {
+			t.Errorf("service %s: selector %v, want %v", name, s.Selector, want)
+		}
+	}
+	if vs := got["reviews"].Versions; len(vs) != 2 || !reflect.DeepEqual(vs[0].Labels, map[string]string{"version": "v1"}) {
+		t.Errorf("reviews versions = %+v, want v1 {version: v1} and v2", vs)
+	}
+	found := false
+	for _, w := range ws {
+		found = found || strings.Contains(w.String(), "matchExpressions")
+	}
+	if !found {
+		t.Errorf("no warning about the Server's matchExpressions: %v", ws)
+	}
+}

@@ -303,28 +303,6 @@ func (im *importer) tel() *spec.Telemetry {
 	return im.telemetry
 }
 
-// versionServices turns Services named "<svc>-<version>" selecting app=<svc> into versions.
-func (im *importer) versionServices() {
-	for _, o := range im.byKind["/Service"] {
-		sel, _, _ := unstructured.NestedStringMap(o.Object, "spec", "selector")
-		app := sel[appLabel]
-		if app == "" || !strings.HasPrefix(o.GetName(), app+"-") || len(sel) < 2 {
-			continue
-		}
-		s := im.service(o.GetNamespace(), app)
-		labels := map[string]string{}
-		for k, v := range sel {
-			if k != appLabel {
-				labels[k] = v
-			}
-		}
-		s.Versions = append(s.Versions, spec.Version{Name: strings.TrimPrefix(o.GetName(), app+"-"), Labels: labels})
-		im.servicePorts(o, s)
-		im.accrual(o, s)
-		o.Object["__version"] = true
-	}
-}
-
 func (im *importer) servicePorts(o *unstructured.Unstructured, s *spec.Service) {
 	ports, _, _ := unstructured.NestedSlice(o.Object, "spec", "ports")
 	for _, p := range ports {
@@ -351,6 +329,7 @@ func (im *importer) plainServices() {
 			continue
 		}
 		s := im.service(o.GetNamespace(), o.GetName())
+		im.kubeSelector(o, s)
 		im.servicePorts(o, s)
 		im.accrual(o, s)
 	}

@@ -18,7 +18,7 @@ func (im *importer) serverObjects() {
 	for _, o := range im.byKind["policy.linkerd.io/Server"] {
 		ns := o.GetNamespace()
 		sel, _, _ := unstructured.NestedStringMap(o.Object, "spec", "podSelector", "matchLabels")
-		s := im.serverService(ns, o.GetName(), sel)
+		s := im.serverService(o, ns, sel)
 		rawPort, _, _ := unstructured.NestedFieldNoCopy(o.Object, "spec", "port")
 		port := toInt32(rawPort)
 		if port == 0 {
@@ -90,24 +90,6 @@ func (im *importer) serverObjects() {
 		}
 		sec.MTLSOverrides = append(sec.MTLSOverrides, ov)
 	}
-}
-
-// serverService finds the service a Server's pod selector selects.
-func (im *importer) serverService(ns, serverName string, sel map[string]string) *spec.Service {
-	if app, ok := sel[appLabel]; ok {
-		return im.service(ns, app)
-	}
-	for _, k := range im.svcOrder {
-		s := im.svcs[k]
-		if s.Namespace == ns && len(s.Versions) > 0 && equalLabels(podLabels(s), sel) {
-			return s
-		}
-	}
-	name := serverName
-	if i := strings.LastIndex(name, "-"); i > 0 {
-		name = name[:i]
-	}
-	return im.service(ns, name)
 }
 
 func equalLabels(a, b map[string]string) bool {

@@ -43,32 +43,14 @@ func (t *translator) versionServices() {
 				"protocol":   "TCP",
 			}
 		}
-		for _, v := range s.Versions {
-			sel := map[string]any{appLabel: s.Name}
-			for k, val := range v.Labels {
-				sel[k] = val
-			}
+		for vi := range s.Versions {
+			v := &s.Versions[vi]
 			t.newObject("v1", "Service", ns, versionServiceName(s.Name, v.Name), map[string]any{
-				"selector": sel,
+				"selector": labelsToAny(s.VersionLabels(v)),
 				"ports":    copyList(portList),
 			})
 		}
-		if _, ok := anyLabel(s, appLabel); !ok {
-			t.warn(fmt.Sprintf("spec.services[%d].versions", si), adapters.FeatureWeightedSplit, adapters.SeverityInfo,
-				"Linkerd splits across Services: per-version Services %s-<version> select app=%s plus each version's labels; the pods must carry the label app=%s",
-				s.Name, s.Name, s.Name)
-		}
 	}
-}
-
-// anyLabel reports whether some version of s sets label key.
-func anyLabel(s *spec.Service, key string) (string, bool) {
-	for _, v := range s.Versions {
-		if val, ok := v.Labels[key]; ok {
-			return val, true
-		}
-	}
-	return "", false
 }
 
 func copyList(l []any) []any {

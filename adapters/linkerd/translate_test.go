@@ -3,6 +3,7 @@ package linkerd_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -133,8 +134,34 @@ func TestSplitAcrossPerVersionServices(t *testing.T) {
 	if sel["app"] != "cart" || sel["version"] != "v2" || len(sel) != 2 {
 		t.Errorf("per-version selector = %v, want app=cart,version=v2", sel)
 	}
-	if w := hasWarning(ws, "spec.services[0].versions", adapters.FeatureWeightedSplit); w == nil || w.Severity != adapters.SeverityInfo {
-		t.Errorf("expected an info warning about the assumed app label, got %v", ws)
+	if w := hasWarning(ws, "spec.services[0].versions", adapters.FeatureWeightedSplit); w != nil {
+		t.Errorf("the default selector is part of the design, not an assumption to warn about: %v", w)
+	}
+}
+
+func TestCustomSelectorSelectsPods(t *testing.T) {
+	d := load(t, strings.Replace(canary, "    - name: cart\n", "    - name: cart\n      selector: {app.kubernetes.io/name: cart, tier: shop}\n", 1)+`
+  security:
+    access: [{destination: cart, sources: [{namespace: shop}]}]
+`)
+	objs, _ := translate(t, d, adapters.Options{})
+	v2 := mustFind(t, objs, "v1", "Service", "shop", "cart-v2")
+	sel, _, _ := unstructured.NestedStringMap(v2.Object, "spec", "selector")
+	if want := map[string]string{"app.kubernetes.io/name": "cart", "tier": "shop", "version": "v2"}; !reflect.DeepEqual(sel, want) {
+		t.Errorf("per-version selector = %v, want %v", sel, want)
+	}
+	var server *unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "Server" && strings.HasPrefix(o.GetName(), "cart-") {
+			server = o
+		}
+	}
+	if server == nil {
+		t.Fatal("no Server for cart")
+	}
+	ps, _, _ := unstructured.NestedStringMap(server.Object, "spec", "podSelector", "matchLabels")
+	if want := map[string]string{"app.kubernetes.io/name": "cart", "tier": "shop"}; !reflect.DeepEqual(ps, want) {
+		t.Errorf("Server podSelector = %v, want %v", ps, want)
 	}
 }
 
