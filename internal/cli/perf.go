@@ -30,9 +30,10 @@ func newPerfCmd() *cobra.Command {
 		Short: "Benchmark services and meshes side by side (loopback targets only)",
 		Long: `Run load profiles with the fortio library against a service on this machine, store the results
 as JSON and compare them with a baseline, or measure one service of a design directly, through
-one bundled proxy and sidecar to sidecar. See docs/perf.md.`,
+one bundled proxy and sidecar to sidecar. With --server, results are uploaded to a Trellis server
+(` + "`trellis perf results`" + ` lists them). See docs/perf.md.`,
 	}
-	cmd.AddCommand(newPerfRunCmd(), newPerfCompareCmd(), newPerfMeshCmd())
+	cmd.AddCommand(newPerfRunCmd(), newPerfCompareCmd(), newPerfMeshCmd(), newPerfResultsCmd())
 	return cmd
 }
 
@@ -120,12 +121,17 @@ func runErr(err error) error {
 }
 
 func newPerfRunCmd() *cobra.Command {
-	var pf profileFlags
+	var (
+		pf   profileFlags
+		sf   serverFlags
+		mesh string
+	)
 	cmd := &cobra.Command{
 		Use:   "run --url http://127.0.0.1:PORT/ [flags]",
 		Short: "Run one load profile against a loopback target and print the result",
 		Example: `  trellis perf run --url http://127.0.0.1:9080/ --qps 2000 -c 16 -d 15s -o json > direct.json
-  trellis perf run --url http://127.0.0.1:15001/ -H "Host: reviews:9080" --qps 2000 -c 16 -d 15s --name sidecar -o json > sidecar.json`,
+  trellis perf run --url http://127.0.0.1:15001/ -H "Host: reviews:9080" --qps 2000 -c 16 -d 15s --name sidecar -o json > sidecar.json
+  TRELLIS_TOKEN=trellis_… trellis perf run --url http://127.0.0.1:15001/ --name reviews --mesh native --server http://127.0.0.1:8080`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := pf.profile(cmd)
@@ -134,6 +140,16 @@ func newPerfRunCmd() *cobra.Command {
 			}
 			if p.URL == "" {
 				return withCode(ExitUsage, errors.New("--url is required (a loopback address such as http://127.0.0.1:9080/)"))
+			}
+			client, err := sf.client(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			if client != nil {
+				// Fail before the run, not after it, when the server or token cannot take the result.
+				if err := client.checkEditor(cmd.Context()); err != nil {
+					return withCode(ExitUsage, err)
+				}
 			}
 			res, err := perf.Run(cmd.Context(), p, stderrProgress(cmd.ErrOrStderr(), ""))
 			if err != nil && res == nil {
@@ -146,13 +162,29 @@ func newPerfRunCmd() *cobra.Command {
 				return withCode(ExitUsage, werr)
 			}
 			if err != nil {
+				if client != nil {
+					fmt.Fprintln(cmd.ErrOrStderr(), "the run did not finish: its result was not uploaded")
+				}
 				return withCode(ExitInvalid, err)
+			}
+			if client != nil {
+				b, err := json.Marshal(res)
+				if err != nil {
+					return withCode(ExitInvalid, err)
+				}
+				id, err := client.uploadResult(cmd.Context(), b, res.Profile.Name, mesh)
+				if err != nil {
+					return withCode(ExitInvalid, err)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "uploaded result %s of profile %q to %s\n", id, res.Profile.Name, client.url)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&pf.p.URL, "url", "", "target URL; its host must resolve to 127.0.0.0/8 or ::1")
 	pf.add(cmd)
+	sf.add(cmd.Flags(), "upload the result to this server under the profile --name")
+	cmd.Flags().StringVar(&mesh, "mesh", "", "mesh under test, recorded with an uploaded result (empty: the no-mesh baseline)")
 	return cmd
 }
 
