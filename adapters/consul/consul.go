@@ -18,6 +18,8 @@
 //     {version: v1} becomes the subset filter `Service.Meta.version == "v1"`. Instances must be
 //     registered with that metadata (consul-k8s: the pod annotation
 //     consul.hashicorp.com/service-meta-version: v1).
+//   - A service's selector (its pod labels) is not emitted: consul-k8s registers a pod under the
+//     name of the Kubernetes Service that selects it, and config entries name services, not pods.
 //   - A route-specific weighted split (a route with matches and several backends) needs its own
 //     splitter, and Consul keys splitters by service name, so it is given a virtual service
 //     "<service>-<route>" (ServiceDefaults with the service's protocol plus a ServiceSplitter);

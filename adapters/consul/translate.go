@@ -2,6 +2,7 @@ package consul
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -222,6 +223,9 @@ func (t *translator) run() error {
 	return nil
 }
 
+// metaKeyRE matches the keys Consul accepts in service metadata.
+var metaKeyRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+
 // translateServices emits subsets for versions and reports health checks.
 func (t *translator) translateServices() {
 	for i, s := range t.d.Spec.Services {
@@ -229,22 +233,46 @@ func (t *translator) translateServices() {
 		if len(s.Versions) > 0 {
 			r := t.resolver(s.Name)
 			subsets := map[string]any{}
-			for _, v := range s.Versions {
-				sub := map[string]any{"filter": subsetFilter(v.Labels)}
+			metas := make([]map[string]string, len(s.Versions))
+			for vi := range s.Versions {
+				v := &s.Versions[vi]
+				metas[vi] = versionMeta(&s, v)
+				sub := map[string]any{"filter": subsetFilter(metas[vi])}
 				if s.HealthCheck != nil {
 					sub["onlyPassing"] = true
 				}
 				subsets[v.Name] = sub
+				for _, k := range sortedKeys(metas[vi]) {
+					if !metaKeyRE.MatchString(k) {
+						t.warn(fmt.Sprintf("%s.versions[%d].labels[%q]", path, vi, k), adapters.FeatureWeightedSplit, adapters.SeverityWarning,
+							"%q is not a valid Consul service metadata key (at most 128 letters, digits, '-' or '_'): no instance can be registered with it, so subset %q selects no instance; use a label key such as \"version\"", k, v.Name)
+					}
+				}
 			}
 			r.spec["subsets"] = subsets
 			t.warn(path+".versions", adapters.FeatureWeightedSplit, adapters.SeverityInfo,
-				"Consul selects versions by service metadata, not pod labels: register instances with meta %s (consul-k8s: pod annotations consul.hashicorp.com/service-meta-<key>)", labelList(s.Versions[0].Labels))
+				"Consul selects versions by service metadata, not pod labels: register instances with meta %s (consul-k8s: pod annotations consul.hashicorp.com/service-meta-<key>)", labelList(metas[0]))
 		}
 		if s.HealthCheck != nil {
 			t.warn(path+".healthCheck", adapters.FeatureHealthCheck, adapters.SeverityWarning,
 				"Consul active health checks are defined on the service registration (consul-k8s: the pod's readiness probe), not in config entries; callers only use passing instances%s", map[bool]string{true: " (subsets set onlyPassing)", false: ""}[len(s.Versions) > 0])
 		}
 	}
+}
+
+// versionMeta returns the labels a version's instances must carry as Consul service metadata:
+// the version's labels without those of the service's selector (every instance registered under
+// the service already has them; they are pod labels, not metadata). Empty when the version is
+// the whole service.
+func versionMeta(s *spec.Service, v *spec.Version) map[string]string {
+	sel := s.SelectorLabels()
+	out := map[string]string{}
+	for k, val := range v.Labels {
+		if sel[k] != val {
+			out[k] = val
+		}
+	}
+	return out
 }
 
 // subsetFilter is the bexpr filter that selects a version's instances by service metadata.
