@@ -6,7 +6,20 @@
 // inbound address) from its node metadata when its ADS stream opens and is deregistered when the
 // stream closes; every change of designs or of registered instances recomputes and pushes the
 // snapshots of all connected nodes. The server is embeddable: New + Serve on any listener (tests
-// use 127.0.0.1:0), or Register on an existing *grpc.Server (as `trellis serve` does).
+// use 127.0.0.1:0), or Register on an existing *grpc.Server.
+//
+// Identity: the control plane is the mesh CA (package meshca). A proxy sends a certificate
+// signing request in its node metadata (TRELLIS_CSR) and its join token in the stream's gRPC
+// metadata; the control plane signs a short-lived certificate whose only name is
+// spiffe://<trust-domain>/ns/<namespace>/sa/<identity> and serves it with the mesh root as SDS
+// secrets ("default", "ROOTCA") on the same ADS stream, re-signing it past half of its lifetime.
+// The CSR flow keeps private keys in the proxies: the control plane never holds or logs one.
+//
+// Trust model: whoever holds the join token may enroll a proxy under any service identity; the
+// token is the credential of the whole local mesh, like the admin token is of the API. Without a
+// join token (Options.JoinToken empty) enrollment is open to anything that reaches the xDS port,
+// which the CLI never configures. The xDS stream itself is plaintext gRPC (loopback by default),
+// so the token and the (public) certificates can be read by whoever can sniff that link.
 package controlplane
 
 import (
@@ -34,6 +47,7 @@ import (
 
 	"github.com/trellis-mesh/trellis/adapters"
 	"github.com/trellis-mesh/trellis/adapters/native"
+	"github.com/trellis-mesh/trellis/controlplane/meshca"
 	"github.com/trellis-mesh/trellis/spec"
 )
 
@@ -41,8 +55,17 @@ import (
 type Options struct {
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
-	// TrustDomain is the SPIFFE trust domain of access-rule principals. Default "cluster.local".
+	// TrustDomain is the SPIFFE trust domain of access-rule principals and workload certificates.
+	// Default "cluster.local".
 	TrustDomain string
+	// CA signs workload certificates. Default: a new in-memory CA (certificates then stay valid
+	// only as long as this process runs; the CLI persists its CA).
+	CA *meshca.CA
+	// JoinToken is the token a proxy must present to enroll. Empty: open enrollment (any process
+	// reaching the xDS port may obtain any identity), logged as a warning.
+	JoinToken string
+	// CertTTL is the lifetime of workload certificates (rotated at half life). Default 24h.
+	CertTTL time.Duration
 }
 
 // Server is an ADS server for the bundled mesh. Its methods are safe for concurrent use.
@@ -62,11 +85,14 @@ type Server struct {
 
 	grpcOnce sync.Once
 	grpcSrv  *grpc.Server
+
+	ca *meshca.CA
 }
 
 type nodeState struct {
 	info    native.NodeInfo
 	streams int
+	cert    *issued
 }
 
 var _ serverv3.Callbacks = (*callbacks)(nil)
@@ -77,9 +103,23 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.CertTTL <= 0 {
+		opts.CertTTL = meshca.DefaultTTL
+	}
 	s := &Server{
-		log: opts.Logger, opts: opts,
+		log: opts.Logger, opts: opts, ca: opts.CA,
 		nodes: map[string]*nodeState{}, streams: map[int64]string{}, versions: map[string]string{},
+	}
+	if s.ca == nil {
+		ca, err := meshca.Generate(opts.TrustDomain)
+		if err != nil {
+			// crypto/rand failing is not recoverable; without a CA no proxy could get an identity.
+			panic(fmt.Sprintf("controlplane: generating an in-memory mesh CA: %v", err))
+		}
+		s.ca = ca
+	}
+	if opts.JoinToken == "" {
+		s.log.Warn("xDS control plane without a join token: any process that reaches the xDS port can obtain any workload identity")
 	}
 	s.res, _ = merge(nil, opts, s.log)
 	s.shared, _ = hashShared(s.res)
@@ -111,6 +151,9 @@ func (s *Server) GRPCServer() *grpc.Server {
 // which deregisters every instance). It returns nil after a cancellation.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	g := s.GRPCServer()
+	rctx, rcancel := context.WithCancel(ctx)
+	defer rcancel()
+	go s.rotate(rctx)
 	done := make(chan struct{})
 	go func() {
 		select {
@@ -198,16 +241,22 @@ func (s *Server) pushLocked(ctx context.Context) {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		s.setNodeLocked(ctx, s.nodes[id].info, eps)
+		s.setNodeLocked(ctx, s.nodes[id], eps)
 	}
 }
 
-func (s *Server) setNodeLocked(ctx context.Context, info native.NodeInfo, eps []native.Endpoint) {
+func (s *Server) setNodeLocked(ctx context.Context, n *nodeState, eps []native.Endpoint) {
+	info := n.info
 	res, err := native.ForNode(s.res, info, eps)
 	if err != nil {
 		s.log.Error("building snapshot", "node", info.ID, "err", err)
 		return
 	}
+	var chain []byte
+	if n.cert != nil {
+		chain = n.cert.chain
+	}
+	res[resourcev3.SecretType] = native.NodeSecrets(chain, s.ca.RootPEM())
 	version, err := contentVersion(res, s.shared)
 	if err != nil {
 		s.log.Error("hashing snapshot", "node", info.ID, "err", err)
@@ -307,13 +356,19 @@ func (s *Server) register(streamID int64, node *corev3.Node) error {
 	if _, ok := s.streams[streamID]; ok {
 		return nil
 	}
-	s.streams[streamID] = info.ID
-	if n, ok := s.nodes[info.ID]; ok {
-		n.streams++
+	n, ok := s.nodes[info.ID]
+	if ok {
 		n.info = info
 	} else {
-		s.nodes[info.ID] = &nodeState{info: info, streams: 1}
+		n = &nodeState{info: info}
 	}
+	if err := s.issueLocked(n, time.Now()); err != nil {
+		s.log.Warn("rejecting xDS stream: cannot issue its workload certificate", "stream", streamID, "node", info.ID, "err", err)
+		return fmt.Errorf("issuing the workload certificate of node %q: %w", info.ID, err)
+	}
+	s.streams[streamID] = info.ID
+	n.streams++
+	s.nodes[info.ID] = n
 	s.log.Info("proxy connected", "node", info.ID, "service", info.Key(), "version", info.Version, "inbound", info.InboundAddr)
 	// The new node's snapshot must exist before its first watch is created (right after this
 	// callback returns); the others learn the new endpoint.
@@ -347,10 +402,10 @@ type callbacks struct {
 	s *Server
 }
 
-// OnStreamOpen logs the stream; the node is only known from its first request.
-func (c *callbacks) OnStreamOpen(_ context.Context, id int64, typ string) error {
+// OnStreamOpen checks the stream's join token; the node is only known from its first request.
+func (c *callbacks) OnStreamOpen(ctx context.Context, id int64, typ string) error {
 	c.s.log.Debug("xDS stream opened", "stream", id, "type", typ)
-	return nil
+	return c.s.authorize(ctx, id)
 }
 
 // OnStreamRequest registers the node on the stream's first request.

@@ -8,6 +8,7 @@ import (
 	"net/http/pprof"
 	"runtime"
 	"sort"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -71,6 +72,14 @@ func (p *Proxy) configDump() []byte {
 	}
 	if p.xds != nil {
 		out["xds"] = p.xds.Stats()
+	}
+	if p.id != nil {
+		// The certificate is public; the private key never leaves the identity store.
+		ident := map[string]any{"spiffe_id": p.id.ID(), "ready": p.id.Ready()}
+		if na := p.id.NotAfter(); !na.IsZero() {
+			ident["not_after"] = na.UTC().Format(time.RFC3339)
+		}
+		out["identity"] = ident
 	}
 	b, _ := json.MarshalIndent(out, "", "  ")
 	return b

@@ -1,7 +1,13 @@
 // Package proxy is `trellis proxy`, the bundled sidecar data plane: a small Envoy-compatible proxy
 // that consumes standard xDS v3 over ADS (or a static bootstrap file) and serves the outbound and
-// inbound listeners described in notes/xds-contract.md. The caller identity travels in the
-// x-trellis-peer-identity header, a pre-mTLS stand-in for the peer certificate's SPIFFE identity.
+// inbound listeners described in notes/xds-contract.md.
+//
+// With a control plane the proxy has a workload identity (package identity): it generates its
+// private key at start, sends a certificate signing request in its node metadata (TRELLIS_CSR)
+// with the join token in the stream's gRPC metadata, and receives its SPIFFE certificate and the
+// mesh roots as SDS secrets. Connections between sidecars are then mutual TLS 1.3, and the
+// caller's identity for RBAC is the verified client certificate's URI SAN; the
+// x-trellis-peer-identity header is never trusted.
 package proxy
 
 import (
@@ -22,6 +28,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/trellis-mesh/trellis/proxy/identity"
 	"github.com/trellis-mesh/trellis/proxy/router"
 	"github.com/trellis-mesh/trellis/proxy/stats"
 	"github.com/trellis-mesh/trellis/proxy/table"
@@ -41,6 +48,9 @@ type Config struct {
 	TrustDomain string
 	// Instance is the instance id (random when empty).
 	Instance string
+	// JoinToken authorises the proxy to receive a workload certificate from the control plane
+	// (sent as gRPC metadata, never logged). Empty sends none.
+	JoinToken string
 	// Labels are pod-like labels sent in node metadata.
 	Labels map[string]string
 	// Inbound, Outbound and App are the addresses advertised in node metadata.
@@ -61,6 +71,7 @@ type Config struct {
 // Proxy is a running proxy.
 type Proxy struct {
 	cfg     Config
+	id      *identity.Store
 	log     *slog.Logger
 	stats   *stats.Registry
 	up      *upstream.Manager
@@ -116,8 +127,16 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 	}
 	p := &Proxy{cfg: cfg, log: cfg.Logger, stats: stats.NewRegistry(), ready: make(chan struct{}), done: make(chan error, 1), stopped: make(chan struct{})}
 	p.up = upstream.NewManager(p.log)
+	if cfg.XDS != "" {
+		id, err := identity.New(PeerIdentity(cfg))
+		if err != nil {
+			return nil, err
+		}
+		p.id = id
+		p.up.Identity = id
+	}
 	p.builder = table.NewBuilder(p.up, p.stats, p.log)
-	p.srv = router.New(PeerIdentity(cfg), p.up, p.stats, p.log)
+	p.srv = router.New(p.id, p.up, p.stats, p.log)
 	p.stats.AddCollector(p.upstreamMetrics)
 	if cfg.Admin != "" {
 		ln, err := net.Listen("tcp", cfg.Admin)
@@ -142,6 +161,8 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 		}
 	} else {
 		p.xds = xdsclient.New(cfg.XDS, p.node(), p.apply, p.log)
+		p.xds.Token = cfg.JoinToken
+		p.xds.Secrets = []string{identity.CertSecret, identity.RootSecret}
 		go func() { _ = p.xds.Run(runCtx) }()
 	}
 	go func() {
@@ -165,9 +186,9 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 	return p, nil
 }
 
-// PeerIdentity is the value the proxy writes to x-trellis-peer-identity on outbound requests: the
-// SPIFFE ID spiffe://<trust domain>/ns/<namespace>/sa/<identity> (or --identity itself when it is
-// already a SPIFFE ID). It is what the control plane's RBAC header principals match.
+// PeerIdentity is the SPIFFE ID the proxy asks a certificate for:
+// spiffe://<trust domain>/ns/<namespace>/sa/<identity> (or --identity itself when it is already a
+// SPIFFE ID). The control plane decides the identity it actually signs.
 func PeerIdentity(cfg Config) string {
 	id := cfg.Identity
 	if id == "" {
@@ -195,6 +216,9 @@ func (p *Proxy) Ready() <-chan struct{} { return p.ready }
 
 // ListenerAddr returns the bound address of a listener ("" when not bound).
 func (p *Proxy) ListenerAddr(name string) string { return p.srv.Addr(name) }
+
+// Identity returns the workload identity (nil in bootstrap mode).
+func (p *Proxy) Identity() *identity.Store { return p.id }
 
 // XDSStats returns the ADS client counters (zero in bootstrap mode).
 func (p *Proxy) XDSStats() xdsclient.Stats {
@@ -224,7 +248,7 @@ func (p *Proxy) node() *corev3.Node {
 		labels = map[string]string{}
 	}
 	lj, _ := json.Marshal(labels)
-	md, _ := structpb.NewStruct(map[string]any{
+	fields := map[string]any{
 		"TRELLIS_SERVICE":       c.Service,
 		"TRELLIS_NAMESPACE":     c.Namespace,
 		"TRELLIS_VERSION":       c.Version,
@@ -233,7 +257,11 @@ func (p *Proxy) node() *corev3.Node {
 		"TRELLIS_OUTBOUND_ADDR": c.Outbound,
 		"TRELLIS_APP_ADDR":      c.App,
 		"TRELLIS_LABELS":        string(lj),
-	})
+	}
+	if p.id != nil {
+		fields["TRELLIS_CSR"] = p.id.CSR()
+	}
+	md, _ := structpb.NewStruct(fields)
 	return &corev3.Node{
 		Id:       fmt.Sprintf("%s.%s~%s~%s", c.Service, c.Namespace, ver, c.Instance),
 		Cluster:  c.Service + "." + c.Namespace,

@@ -24,8 +24,8 @@ const (
 	RouteOutbound = "outbound"
 	// RouteInbound is the RouteConfiguration of the inbound listener.
 	RouteInbound = "inbound"
-	// PeerIdentityHeader carries the caller's SPIFFE identity, set by the calling proxy, until the
-	// bundled mesh speaks mTLS (a pre-mTLS stand-in for authenticated.principal_name).
+	// PeerIdentityHeader is set by the receiving proxy to the caller's SPIFFE ID verified by mTLS
+	// (information for the app); a value sent by a client is never trusted.
 	PeerIdentityHeader = "x-trellis-peer-identity"
 )
 
@@ -73,6 +73,8 @@ type ServiceResources struct {
 	TargetPort int32
 	// HTTPFilters run on the inbound listener before the router, in order (wasm, RBAC, rate limit).
 	HTTPFilters []*hcmv3.HttpFilter
+	// MTLS is the inbound listener's mTLS mode (strict, permissive or disabled).
+	MTLS spec.MTLSMode
 }
 
 // ServiceKeys returns the keys of every service, sorted.
@@ -280,28 +282,8 @@ func (b *builder) index() error {
 // buildDesignWarnings reports design features outside the xDS subset the bundled proxy consumes.
 func (b *builder) buildDesignWarnings() error {
 	sec := b.d.Spec.Security
-	mode := spec.MTLSStrict
-	if sec != nil && sec.MTLS != "" {
-		mode = sec.MTLS
-	}
-	switch mode {
-	case spec.MTLSStrict:
-		b.warn("spec.security.mtls", adapters.FeatureMTLSStrict, adapters.SeverityWarning,
-			"mTLS strict is not enforced: the bundled proxy has no mTLS yet, peers are identified by the %s header set by the calling proxy", PeerIdentityHeader)
-	case spec.MTLSPermissive:
-		b.warn("spec.security.mtls", adapters.FeatureMTLSPermissive, adapters.SeverityInfo,
-			"the bundled proxy accepts plaintext only until it speaks mTLS; permissive behaves as disabled")
-	}
+	b.mtlsWarnings()
 	if sec != nil {
-		for i, o := range sec.MTLSOverrides {
-			path := fmt.Sprintf("spec.security.mtlsOverrides[%d].mode", i)
-			switch o.Mode {
-			case spec.MTLSStrict:
-				b.warn(path, adapters.FeatureMTLSStrict, adapters.SeverityWarning, "mTLS strict for service %q is not enforced by the bundled proxy yet", o.Service)
-			case spec.MTLSPermissive:
-				b.warn(path, adapters.FeatureMTLSPermissive, adapters.SeverityInfo, "permissive mTLS for service %q behaves as disabled in the bundled proxy", o.Service)
-			}
-		}
 		for i := range sec.RequestAuthentication {
 			b.warn(fmt.Sprintf("spec.security.requestAuthentication[%d]", i), adapters.FeatureJWT, adapters.SeverityError,
 				"JWT rule %q is not enforced: JWT authentication is outside the xDS subset of the bundled proxy", sec.RequestAuthentication[i].Name)

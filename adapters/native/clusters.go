@@ -114,6 +114,9 @@ func (b *builder) buildClusters() error {
 					EdsClusterConfig:     &clusterv3.Cluster_EdsClusterConfig{EdsConfig: adsSource()},
 					LbPolicy:             clusterv3.Cluster_ROUND_ROBIN,
 				}
+				if b.mtlsMode(s.name, p.Port) != spec.MTLSDisabled {
+					c.TransportSocket = meshUpstreamTLS(b.spiffe(s.ns, s.identity))
+				}
 				b.applyResilience(c, s, res)
 				if err := b.applyHealthCheck(c, s); err != nil {
 					return err

@@ -45,7 +45,7 @@ func (b *builder) buildInbound() error {
 			continue
 		}
 		sr := &ServiceResources{Name: s.name, Namespace: s.ns, Protocol: s.protocol, Identity: s.identity,
-			TargetPort: s.ports[0].TargetPort}
+			TargetPort: s.ports[0].TargetPort, MTLS: b.listenerMode(s)}
 		if sr.TargetPort == 0 {
 			sr.TargetPort = s.ports[0].Port
 		}
@@ -91,10 +91,9 @@ func (b *builder) spiffe(ns, identity string) string {
 	return "spiffe://" + b.td + "/ns/" + ns + "/sa/" + identity
 }
 
-func peerHeader(m *matcherv3.StringMatcher) *rbacv3.Principal {
-	return &rbacv3.Principal{Identifier: &rbacv3.Principal_Header{Header: &routev3.HeaderMatcher{
-		Name: PeerIdentityHeader, HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: m},
-	}}}
+// peerPrincipal matches the SPIFFE ID of the caller's client certificate verified by mTLS.
+func peerPrincipal(m *matcherv3.StringMatcher) *rbacv3.Principal {
+	return &rbacv3.Principal{Identifier: &rbacv3.Principal_Authenticated_{Authenticated: &rbacv3.Principal_Authenticated{PrincipalName: m}}}
 }
 
 func (b *builder) principal(src spec.Source, path string) (*rbacv3.Principal, error) {
@@ -106,15 +105,15 @@ func (b *builder) principal(src spec.Source, path string) (*rbacv3.Principal, er
 		if !ok || t.external != nil {
 			return nil, fmt.Errorf("%s.service: unknown service %q; expected a service of the design or \"*\"", path, src.Service)
 		}
-		return peerHeader(exact(b.spiffe(t.ns, t.identity))), nil
+		return peerPrincipal(exact(b.spiffe(t.ns, t.identity))), nil
 	case src.Identity != "":
 		ns := src.Namespace
 		if ns == "" || ns == "*" {
 			ns = b.designNamespace()
 		}
-		return peerHeader(exact(b.spiffe(ns, src.Identity))), nil
+		return peerPrincipal(exact(b.spiffe(ns, src.Identity))), nil
 	case src.Namespace != "":
-		return peerHeader(&matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Prefix{Prefix: "spiffe://" + b.td + "/ns/" + src.Namespace + "/sa/"}}), nil
+		return peerPrincipal(&matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Prefix{Prefix: "spiffe://" + b.td + "/ns/" + src.Namespace + "/sa/"}}), nil
 	}
 	return nil, fmt.Errorf("%s: a source needs one of service, identity or namespace", path)
 }

@@ -58,13 +58,13 @@ func (*Adapter) Capabilities() adapters.Capabilities {
 		Note: "circuit_breakers thresholds and connect_timeout; max_requests_per_connection (HttpProtocolOptions) is ignored by the bundled proxy"}
 	c[adapters.FeatureConsistentHash] = adapters.Capability{Support: adapters.Native,
 		Note: "RING_HASH with a route hash_policy; the bundled proxy hashes an existing cookie but does not set a missing one"}
-	c[adapters.FeatureMTLSStrict] = adapters.Capability{Support: adapters.Partial,
-		Note: "not enforced yet: the bundled proxy has no mTLS; the caller identity travels in the x-trellis-peer-identity header set by the calling proxy (pre-mTLS stand-in)"}
-	c[adapters.FeatureMTLSPermissive] = adapters.Capability{Support: adapters.Partial,
-		Note: "plaintext is always accepted until the bundled proxy speaks mTLS"}
+	c[adapters.FeatureMTLSStrict] = adapters.Capability{Support: adapters.Native,
+		Note: "mutual TLS 1.3 between sidecars with SPIFFE certificates from the control plane's mesh CA (SDS over ADS, CSR flow: keys stay in the proxies, 24 h lifetime, rotated at half life); a listener serves every port of a service, so per-port overrides that differ make it accept mTLS and plaintext"}
+	c[adapters.FeatureMTLSPermissive] = adapters.Capability{Support: adapters.Native,
+		Note: "tls_inspector and two filter chains (mTLS and plaintext) on the inbound listener; meshed callers always use mTLS"}
 	c[adapters.FeatureMTLSDisabled] = adapters.Capability{Support: adapters.Native}
 	c[adapters.FeatureAuthzAllow] = adapters.Capability{Support: adapters.Native,
-		Note: "RBAC on the receiving proxy; principals match the x-trellis-peer-identity header until mTLS exists"}
+		Note: "RBAC on the receiving proxy; principals are authenticated.principal_name matched against the caller's verified client certificate (SPIFFE URI SAN); callers of a service whose mTLS mode is disabled are anonymous"}
 	c[adapters.FeatureJWT] = adapters.Capability{Support: adapters.Unsupported,
 		Note: "envoy.filters.http.jwt_authn is outside the xDS subset the bundled proxy consumes"}
 	c[adapters.FeatureMetrics] = adapters.Capability{Support: adapters.Partial,

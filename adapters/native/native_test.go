@@ -230,9 +230,8 @@ func TestBuildDemo(t *testing.T) {
 	allow := &rbacfilterv3.RBAC{}
 	_ = hcm.HttpFilters[1].GetTypedConfig().UnmarshalTo(allow)
 	p := allow.Rules.Policies["fe-to-reviews"]
-	if p == nil || p.Principals[0].GetHeader().GetStringMatch().GetExact() != "spiffe://example.org/ns/shop/sa/frontend" ||
-		p.Principals[0].GetHeader().GetName() != native.PeerIdentityHeader {
-		t.Errorf("allow policy = %v", p)
+	if p == nil || p.Principals[0].GetAuthenticated().GetPrincipalName().GetExact() != "spiffe://example.org/ns/shop/sa/frontend" {
+		t.Errorf("allow policy = %v, want the authenticated principal spiffe://example.org/ns/shop/sa/frontend", p)
 	}
 
 	// Routes: two Envoy routes for the two match alternatives, then the split.

@@ -42,6 +42,9 @@ const (
 	MetaAppAddr = "TRELLIS_APP_ADDR"
 	// MetaLabels is a JSON object of the instance's pod-like labels.
 	MetaLabels = "TRELLIS_LABELS"
+	// MetaCSR is the proxy's certificate signing request (base64 of DER) for its workload
+	// certificate; the private key stays in the proxy.
+	MetaCSR = "TRELLIS_CSR"
 )
 
 // Default proxy addresses of the contract.
@@ -70,6 +73,8 @@ type NodeInfo struct {
 	AppAddr string
 	// Labels place the instance in version subsets.
 	Labels map[string]string
+	// CSR is the proxy's certificate signing request (base64 of DER), "" when it sent none.
+	CSR string
 }
 
 // Key returns "<service>.<namespace>", the key of the node's service.
@@ -91,6 +96,7 @@ func NodeInfoFromProto(n *corev3.Node) (NodeInfo, error) {
 	info := NodeInfo{
 		ID: n.GetId(), Service: get(MetaService), Namespace: get(MetaNamespace), Version: get(MetaVersion),
 		Identity: get(MetaIdentity), InboundAddr: get(MetaInboundAddr), OutboundAddr: get(MetaOutboundAddr), AppAddr: get(MetaAppAddr),
+		CSR: get(MetaCSR),
 	}
 	if info.Service == "" || info.Namespace == "" {
 		if svc, ns, ok := strings.Cut(n.GetCluster(), "."); ok {
@@ -242,9 +248,11 @@ func ForNode(res *Resources, node NodeInfo, endpoints []Endpoint) (_ map[resourc
 		sr := res.Services[key]
 		var filters []*hcmv3.HttpFilter
 		proto := spec.ProtocolHTTP
+		mode := spec.MTLSStrict
 		if sr != nil {
 			filters = sr.HTTPFilters
 			proto = sr.Protocol
+			mode = sr.MTLS
 		}
 		inAddr := node.InboundAddr
 		if inAddr == "" {
@@ -254,6 +262,7 @@ func ForNode(res *Resources, node NodeInfo, endpoints []Endpoint) (_ map[resourc
 		if err != nil {
 			return nil, fmt.Errorf("building the snapshot of node %q: %w", node.ID, err)
 		}
+		applyInboundMTLS(in, mode)
 		out[resourcev3.ListenerType] = append(out[resourcev3.ListenerType], in)
 		out[resourcev3.RouteType] = append(out[resourcev3.RouteType], &routev3.RouteConfiguration{
 			Name: RouteInbound,

@@ -47,7 +47,11 @@ func (h *h1Conn) viaGeneric(l *table.Listener, rt *table.Route, wc *table.Weight
 	if cl == 0 {
 		r.Body = http.NoBody
 	}
-	r = r.WithContext(context.Background())
+	ctx := context.Background()
+	if h.peer != "" {
+		ctx = context.WithValue(ctx, peerKey{}, h.peer)
+	}
+	r = r.WithContext(ctx)
 	w := &h1Writer{bw: h.bw, hdr: http.Header{}, closeConn: closeAfter, method: req.Method}
 	h.s.forwardGeneric(w, r, l, rt, wc, start)
 	w.finish()
@@ -141,7 +145,7 @@ func (w *h1Writer) finish() {
 }
 
 // mirrorH1 mirrors a fast-path request (body must be buffered or empty).
-func (s *Server) mirrorH1(rt *table.Route, req *httpwire.Request, body []byte, identity string) {
+func (s *Server) mirrorH1(rt *table.Route, req *httpwire.Request, body []byte) {
 	hdr := make(http.Header, len(req.Headers))
 	for _, hd := range req.Headers {
 		if strings.EqualFold(hd.Name, "host") || strings.EqualFold(hd.Name, "content-length") {
@@ -149,5 +153,5 @@ func (s *Server) mirrorH1(rt *table.Route, req *httpwire.Request, body []byte, i
 		}
 		hdr.Add(hd.Name, hd.Value)
 	}
-	s.mirror(rt, req.Method, req.URI, req.Host, hdr, append([]byte(nil), body...), identity)
+	s.mirror(rt, req.Method, req.URI, req.Host, hdr, append([]byte(nil), body...))
 }

@@ -30,7 +30,12 @@ func (v httpView) Method() string { return v.r.Method }
 func (v httpView) Host() string   { return v.r.Host }
 func (v httpView) Path() string   { return v.r.URL.EscapedPath() }
 func (v httpView) Query() string  { return v.r.URL.RawQuery }
+func (v httpView) Peer() string   { return peerOf(v.r) }
 func (v httpView) Header(name string) (string, bool) {
+	if isPeerHeader(name) {
+		p := peerOf(v.r)
+		return p, p != ""
+	}
 	vs := v.r.Header.Values(name)
 	if len(vs) == 0 {
 		return "", false
@@ -121,7 +126,7 @@ func (s *Server) forwardGeneric(w http.ResponseWriter, r *http.Request, l *table
 	}
 	replayable := buffered || !hasBody
 	if len(rt.Mirrors) > 0 && replayable {
-		s.mirror(rt, r.Method, r.URL.RequestURI(), r.Host, r.Header, body, s.identityFor(l))
+		s.mirror(rt, r.Method, r.URL.RequestURI(), r.Host, r.Header, body)
 	}
 	ctx := r.Context()
 	var cancel context.CancelFunc
@@ -247,8 +252,9 @@ func (s *Server) outRequest(ctx context.Context, r *http.Request, l *table.Liste
 	}
 	applyHeaderOps(out.Header, rt.Headers.ReqRemove, rt.Headers.ReqAdd)
 	applyHeaderOps(out.Header, wc.Headers.ReqRemove, wc.Headers.ReqAdd)
-	if id := s.identityFor(l); id != "" {
-		out.Header.Set(table.PeerIdentityHeader, id)
+	out.Header.Del(table.PeerIdentityHeader)
+	if p := peerOf(r); p != "" && !l.Outbound {
+		out.Header.Set(table.PeerIdentityHeader, p)
 	}
 	if buffered {
 		out.Body = io.NopCloser(bytes.NewReader(body))
@@ -360,11 +366,10 @@ func httpToGRPC(status int) int {
 	return 2
 }
 
-func (s *Server) identityFor(l *table.Listener) string {
-	if l.Outbound {
-		return s.identity
-	}
-	return ""
+// peerOf returns the verified downstream peer identity of a request ("" without mTLS).
+func peerOf(r *http.Request) string {
+	p, _ := r.Context().Value(peerKey{}).(string)
+	return p
 }
 
 // applyFault applies delay then abort; it returns whether to abort with which status.
@@ -384,7 +389,7 @@ func (s *Server) applyFault(f *table.Fault) (bool, int, int) {
 }
 
 // mirror sends a fire-and-forget copy of a request to each sampled mirror cluster.
-func (s *Server) mirror(rt *table.Route, method, uri, host string, hdr http.Header, body []byte, identity string) {
+func (s *Server) mirror(rt *table.Route, method, uri, host string, hdr http.Header, body []byte) {
 	for _, m := range rt.Mirrors {
 		if m.PerMillion < 1_000_000 && rand.Uint32N(1_000_000) >= m.PerMillion {
 			continue
@@ -413,9 +418,7 @@ func (s *Server) mirror(rt *table.Route, method, uri, host string, hdr http.Head
 			for _, n := range []string{"Connection", "Keep-Alive", "Transfer-Encoding", "Upgrade"} {
 				req.Header.Del(n)
 			}
-			if identity != "" {
-				req.Header.Set(table.PeerIdentityHeader, identity)
-			}
+			req.Header.Del(table.PeerIdentityHeader)
 			hh, port, found := strings.Cut(host, ":")
 			req.Host = hh + "-shadow"
 			if found {

@@ -31,6 +31,7 @@ type h1Conn struct {
 	resp     httpwire.Response
 	body     []byte
 	remote   string
+	peer     string // SPIFFE ID verified by mTLS ("" for plaintext)
 }
 
 func newH1Conn(s *Server, listener string, c net.Conn, br *bufio.Reader, bw *bufio.Writer) *h1Conn {
@@ -38,14 +39,26 @@ func newH1Conn(s *Server, listener string, c net.Conn, br *bufio.Reader, bw *buf
 }
 
 // h1view adapts a parsed request to table.Req.
-type h1view struct{ r *httpwire.Request }
+type h1view struct {
+	r    *httpwire.Request
+	peer string
+}
 
 func (v h1view) Method() string { return v.r.Method }
 func (v h1view) Host() string   { return v.r.Host }
 func (v h1view) Path() string   { return v.r.Path() }
 func (v h1view) Query() string  { return v.r.Query() }
+func (v h1view) Peer() string   { return v.peer }
 func (v h1view) Header(name string) (string, bool) {
+	if isPeerHeader(name) {
+		return v.peer, v.peer != ""
+	}
 	return v.r.Headers.Get(name)
+}
+
+// isPeerHeader reports whether name is table.PeerIdentityHeader (never trusted from the wire).
+func isPeerHeader(name string) bool {
+	return len(name) == len(table.PeerIdentityHeader) && strings.EqualFold(name, table.PeerIdentityHeader)
 }
 
 func (h *h1Conn) serve(dc *dconn) {
@@ -97,7 +110,7 @@ func (h *h1Conn) handle() bool {
 		h.localReply(503, "listener not configured", nil, true)
 		return false
 	}
-	view := h1view{req}
+	view := h1view{req, h.peer}
 	if l.RBAC != nil && !l.RBAC.Allowed(view) {
 		h.s.c.rbacDenied.Inc()
 		l.Local.Observe(403, time.Since(start))
@@ -172,7 +185,7 @@ func (h *h1Conn) handle() bool {
 	}
 	replayable := buffered || !req.Framing.HasBody()
 	if len(rt.Mirrors) > 0 {
-		h.s.mirrorH1(rt, req, h.body, h.s.identityFor(l))
+		h.s.mirrorH1(rt, req, h.body)
 	}
 	hash, hasHash := uint64(0), false
 	if len(rt.HashPolicies) > 0 {
@@ -367,7 +380,6 @@ func (h *h1Conn) writeRequestHead(w *bufio.Writer, rt *table.Route, wc *table.We
 	w.Write(crlf)
 	ops := &rt.Headers
 	hasOps := !ops.Empty() || !wc.Headers.Empty()
-	outbound := l.Outbound && h.s.identity != ""
 	for i := range req.Headers {
 		hd := &req.Headers[i]
 		n := hd.Name
@@ -380,8 +392,8 @@ func (h *h1Conn) writeRequestHead(w *bufio.Writer, rt *table.Route, wc *table.We
 		if (buffered || req.Framing.Chunked) && len(n) == 14 && strings.EqualFold(n, "content-length") {
 			continue
 		}
-		if outbound && len(n) == len(table.PeerIdentityHeader) && strings.EqualFold(n, table.PeerIdentityHeader) {
-			continue
+		if isPeerHeader(n) {
+			continue // never trusted from the wire; the inbound side sets the verified value below
 		}
 		if hasOps && (table.Removes(ops.ReqRemove, n) || table.Removes(wc.Headers.ReqRemove, n) || overwritten(ops.ReqAdd, n) || overwritten(wc.Headers.ReqAdd, n)) {
 			continue
@@ -395,10 +407,10 @@ func (h *h1Conn) writeRequestHead(w *bufio.Writer, rt *table.Route, wc *table.We
 		writeAdds(w, ops.ReqAdd, req.Headers)
 		writeAdds(w, wc.Headers.ReqAdd, req.Headers)
 	}
-	if outbound {
+	if !l.Outbound && h.peer != "" {
 		w.WriteString(table.PeerIdentityHeader)
 		w.WriteString(": ")
-		w.WriteString(h.s.identity)
+		w.WriteString(h.peer)
 		w.Write(crlf)
 	}
 	switch {

@@ -118,7 +118,7 @@ static_resources:
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New("spiffe://cluster.local/ns/default/sa/test", up2, st, nil)
+	s := New(nil, up2, st, nil)
 	if err := s.Apply(tbl); err != nil {
 		t.Fatal(err)
 	}
@@ -148,8 +148,9 @@ func TestHTTP1Bodies(t *testing.T) {
 		}
 		return string(b), resp.Trailer
 	}
-	id := "spiffe://cluster.local/ns/default/sa/test"
+	id := "" // the x-trellis-peer-identity header a client sends is never forwarded
 	req, _ := http.NewRequest("POST", base+"/p?q=1", strings.NewReader("hello"))
+	req.Header.Set("X-Trellis-Peer-Identity", "spiffe://cluster.local/ns/default/sa/spoofed")
 	if got, _ := do(req); got != "POST /p?q=1 5 "+id+"hello" {
 		t.Errorf("content-length body: %q", got)
 	}
@@ -238,7 +239,7 @@ func TestH2CDownstreamToHTTP1Upstream(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if resp.ProtoMajor != 2 || string(b) != "POST /h2 3 spiffe://cluster.local/ns/default/sa/testxyz" {
+	if resp.ProtoMajor != 2 || string(b) != "POST /h2 3 xyz" {
 		t.Errorf("h2c: proto %d body %q", resp.ProtoMajor, b)
 	}
 }

@@ -9,6 +9,7 @@ package router
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 
 	"golang.org/x/net/http2"
 
+	"github.com/trellis-mesh/trellis/proxy/identity"
 	"github.com/trellis-mesh/trellis/proxy/stats"
 	"github.com/trellis-mesh/trellis/proxy/table"
 	"github.com/trellis-mesh/trellis/proxy/upstream"
@@ -28,7 +30,9 @@ import (
 
 // Server serves every listener of the current table.
 type Server struct {
-	identity string
+	id       *identity.Store
+	tlsReq   *tls.Config // client certificate required
+	tlsOpt   *tls.Config // client certificate verified when sent
 	log      *slog.Logger
 	stats    *stats.Registry
 	up       *upstream.Manager
@@ -48,6 +52,7 @@ type Server struct {
 
 type counters struct {
 	rbacDenied, rateLimited, faultAborts, faultDelays, mirrors, mirrorDropped, noRoute, dsTotal, overflow *stats.Counter
+	tlsHandshakes, tlsFailures, plaintextRefused                                                          *stats.Counter
 	dsActive                                                                                              atomic.Int64
 }
 
@@ -62,13 +67,14 @@ type dconn struct {
 	idle atomic.Bool
 }
 
-// New returns a server; identity is written to x-trellis-peer-identity on outbound requests.
-func New(identity string, up *upstream.Manager, st *stats.Registry, log *slog.Logger) *Server {
+// New returns a server. id is the workload identity that terminates mTLS on listeners with a
+// downstream TLS context (nil: such listeners refuse TLS connections).
+func New(id *identity.Store, up *upstream.Manager, st *stats.Registry, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
 	s := &Server{
-		identity:  identity,
+		id:        id,
 		log:       log,
 		stats:     st,
 		up:        up,
@@ -89,6 +95,21 @@ func New(identity string, up *upstream.Manager, st *stats.Registry, log *slog.Lo
 	s.c.noRoute = st.Counter("trellis_proxy_no_route_total", "", "Requests without a matching route.")
 	s.c.dsTotal = st.Counter("trellis_proxy_downstream_connections_total", "", "Downstream connections accepted.")
 	s.c.overflow = st.Counter("trellis_proxy_upstream_overflow_total", "", "Requests rejected by circuit breakers.")
+	s.c.tlsHandshakes = st.Counter("trellis_proxy_downstream_tls_handshakes_total", "", "Downstream mTLS handshakes completed.")
+	s.c.tlsFailures = st.Counter("trellis_proxy_downstream_tls_failures_total", "", "Downstream mTLS handshakes that failed (no, expired or untrusted client certificate, ...).")
+	s.c.plaintextRefused = st.Counter("trellis_proxy_downstream_plaintext_refused_total", "", "Plaintext connections closed by a strict mTLS listener.")
+	if id != nil {
+		s.tlsReq = id.ServerConfig()
+		s.tlsOpt = s.tlsReq.Clone()
+		s.tlsOpt.ClientAuth = tls.RequestClientCert
+		verify := s.tlsReq.VerifyConnection
+		s.tlsOpt.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return nil
+			}
+			return verify(cs)
+		}
+	}
 	st.AddCollector(func(w io.Writer) {
 		fmt.Fprintf(w, "# HELP trellis_proxy_downstream_connections_active Open downstream connections.\n# TYPE trellis_proxy_downstream_connections_active gauge\ntrellis_proxy_downstream_connections_active %d\n", s.c.dsActive.Load())
 	})
@@ -202,16 +223,33 @@ func (s *Server) serveConn(listener string, dc *dconn) {
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(c)
 	dc.idle.Store(true)
+	peer := ""
+	if mode := s.listenerTLS(listener); mode != nil {
+		tc, ok := s.handshake(c, br, mode)
+		if !ok {
+			br.Reset(nil)
+			readerPool.Put(br)
+			_ = c.Close()
+			return
+		}
+		if tc != nil {
+			// The raw reader only buffered the ClientHello; TLS records are read through tc.
+			c = tc
+			br = bufio.NewReaderSize(tc, 8<<10)
+			peer = identity.PeerID(tc.ConnectionState())
+		}
+	}
 	if b, err := br.Peek(3); err == nil && string(b) == "PRI" {
 		if b, err := br.Peek(len(h2Preface)); err == nil && string(b) == h2Preface {
 			dc.idle.Store(false)
-			s.serveH2(listener, &prefixConn{Conn: c, r: br})
+			s.serveH2(listener, &prefixConn{Conn: c, r: br}, peer)
 			return
 		}
 	}
 	bw := writerPool.Get().(*bufio.Writer)
 	bw.Reset(c)
 	h := newH1Conn(s, listener, c, br, bw)
+	h.peer = peer
 	h.serve(dc)
 	br.Reset(nil)
 	bw.Reset(nil)
@@ -228,10 +266,68 @@ type prefixConn struct {
 
 func (p *prefixConn) Read(b []byte) (int, error) { return p.r.Read(b) }
 
-func (s *Server) serveH2(listener string, c net.Conn) {
+func (s *Server) serveH2(listener string, c net.Conn, peer string) {
 	defer c.Close()
 	h := &genericHandler{s: s, listener: listener}
-	s.h2.ServeConn(c, &http2.ServeConnOpts{Handler: h, BaseConfig: s.h2base})
+	opts := &http2.ServeConnOpts{Handler: h, BaseConfig: s.h2base}
+	if peer != "" {
+		opts.Context = context.WithValue(context.Background(), peerKey{}, peer)
+	}
+	s.h2.ServeConn(c, opts)
+}
+
+// peerKey is the request context key of the verified downstream peer identity.
+type peerKey struct{}
+
+// listenerTLS returns the downstream mTLS mode of a listener in the current table (nil: plaintext).
+func (s *Server) listenerTLS(name string) *table.DownstreamTLS {
+	if t := s.tbl.Load(); t != nil {
+		if l := t.Listeners[name]; l != nil {
+			return l.TLS
+		}
+	}
+	return nil
+}
+
+// handshakeTimeout bounds a downstream TLS handshake.
+const handshakeTimeout = 10 * time.Second
+
+// handshake terminates mTLS on a connection of a TLS listener. It peeks the first byte: a TLS
+// handshake record (0x16) is answered with the workload certificate and the client certificate is
+// verified against the mesh roots (tc is the TLS connection); anything else is plaintext, served
+// only when the listener is permissive (tc nil). ok is false when the connection must be closed.
+func (s *Server) handshake(c net.Conn, br *bufio.Reader, mode *table.DownstreamTLS) (tc *tls.Conn, ok bool) {
+	_ = c.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	b, err := br.Peek(1)
+	if err != nil {
+		return nil, false
+	}
+	if b[0] != 0x16 {
+		_ = c.SetReadDeadline(time.Time{})
+		if mode.AcceptPlaintext {
+			return nil, true
+		}
+		s.c.plaintextRefused.Inc()
+		return nil, false
+	}
+	if s.id == nil {
+		s.c.tlsFailures.Inc()
+		return nil, false
+	}
+	cfg := s.tlsOpt
+	if mode.RequireClientCert {
+		cfg = s.tlsReq
+	}
+	tc = tls.Server(&prefixConn{Conn: c, r: br}, cfg)
+	_ = c.SetDeadline(time.Now().Add(handshakeTimeout))
+	if err := tc.Handshake(); err != nil {
+		s.c.tlsFailures.Inc()
+		s.log.Debug("downstream mTLS handshake failed", "remote", c.RemoteAddr().String(), "error", err)
+		return nil, false
+	}
+	_ = c.SetDeadline(time.Time{})
+	s.c.tlsHandshakes.Inc()
+	return tc, true
 }
 
 // Drain stops accepting, closes idle keep-alive connections, and waits for in-flight requests

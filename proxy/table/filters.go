@@ -13,9 +13,9 @@ import (
 	lrlv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
 )
 
-// PeerIdentityHeader carries the calling service's identity between proxies. It is a pre-mTLS
-// stand-in for the peer certificate's SPIFFE identity: it is set by the calling proxy's outbound
-// listener and trusted by the inbound listener's RBAC filter.
+// PeerIdentityHeader is never trusted from the wire: both listeners remove it from requests, the
+// inbound listener then sets it to the SPIFFE ID of the peer verified by mTLS (information for the
+// local app), and RBAC header rules on it match that verified identity.
 const PeerIdentityHeader = "x-trellis-peer-identity"
 
 // RetryPolicy is a compiled route retry policy.
@@ -301,18 +301,15 @@ func compilePrincipal(p *rbacv3.Principal) (func(Req) bool, error) {
 		}
 		return hm.match, nil
 	case *rbacv3.Principal_Authenticated_:
-		// Pre-mTLS stand-in: the authenticated principal is the identity header set by the caller's
-		// proxy. A bare identity ("reviews") also matches a SPIFFE principal ending in /sa/reviews.
+		// The principal is the SPIFFE ID of the client certificate verified by mTLS; a connection
+		// without one (plaintext, permissive) matches no authenticated principal.
 		sm, err := compileStringMatcher(r.Authenticated.GetPrincipalName())
 		if err != nil {
 			return nil, fmt.Errorf("authenticated.principal_name: %w", err)
 		}
 		return func(q Req) bool {
-			v, ok := q.Header(PeerIdentityHeader)
-			if !ok {
-				return false
-			}
-			return sm(v)
+			v := q.Peer()
+			return v != "" && sm(v)
 		}, nil
 	case *rbacv3.Principal_AndIds:
 		fs, err := compilePrincipals(r.AndIds.GetIds())

@@ -23,8 +23,11 @@ type Req interface {
 	Path() string
 	// Query returns the raw query string without '?'.
 	Query() string
-	// Header returns the first value of a header (case-insensitive name).
+	// Header returns the first value of a header (case-insensitive name). For PeerIdentityHeader
+	// it returns the verified peer identity (Peer), never what the client sent.
 	Header(name string) (string, bool)
+	// Peer returns the SPIFFE ID of the downstream peer verified by mTLS ("" without mTLS).
+	Peer() string
 }
 
 // header resolves pseudo-headers as Envoy does.

@@ -23,8 +23,10 @@ import (
 	rbacfv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/rbac/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3" // registers the router filter type
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3" // registers protocol options
 
+	"github.com/trellis-mesh/trellis/proxy/identity"
 	"github.com/trellis-mesh/trellis/proxy/stats"
 	"github.com/trellis-mesh/trellis/proxy/upstream"
 )
@@ -39,6 +41,8 @@ type Resources struct {
 	Clusters []*clusterv3.Cluster
 	// Endpoints are the EDS resources.
 	Endpoints []*endpointv3.ClusterLoadAssignment
+	// Secrets are the SDS resources (the workload certificate "default" and the roots "ROOTCA").
+	Secrets []*tlsv3.Secret
 	// Versions are the accepted version_info per type URL.
 	Versions map[string]string
 }
@@ -59,6 +63,8 @@ type Listener struct {
 	RateLimit *RateLimit
 	// Fault is true when the fault filter is in the chain.
 	Fault bool
+	// TLS is the downstream mTLS mode; nil for a plaintext listener.
+	TLS *DownstreamTLS
 	// MissingRoutes names the RDS route configuration the listener waits for ("" when present).
 	MissingRoutes string
 	// Local is the series for local replies without a route.
@@ -132,6 +138,9 @@ func (b *Builder) Build(res Resources) (*Table, error) {
 		}
 		clas[c.GetClusterName()] = c
 	}
+	if err := b.applySecrets(res.Secrets); err != nil {
+		return nil, err
+	}
 	clusters, err := b.Upstream.Build(res.Clusters, clas)
 	if err != nil {
 		return nil, err
@@ -169,6 +178,9 @@ func (b *Builder) Build(res Resources) (*Table, error) {
 	for name := range b.missing {
 		t.Warming = append(t.Warming, "cluster/"+name)
 	}
+	if id := b.Upstream.Identity; id != nil && !id.Ready() && t.usesMTLS() {
+		t.Warming = append(t.Warming, "secret/"+identity.CertSecret)
+	}
 	sort.Strings(t.Warming)
 	return t, nil
 }
@@ -190,18 +202,20 @@ func (b *Builder) compileListener(l *listenerv3.Listener, routes map[string]*rou
 	if len(l.GetFilterChains()) == 0 {
 		return nil, fmt.Errorf("filter_chains: expected one filter chain")
 	}
-	if len(l.GetFilterChains()) > 1 {
-		b.Log.Warn("listener has several filter chains; only the first is used", "listener", l.GetName())
+	ci, mode, err := b.chooseChains(l)
+	if err != nil {
+		return nil, err
 	}
+	out.TLS = mode
 	var hcm *hcmv3.HttpConnectionManager
-	for fi, f := range l.GetFilterChains()[0].GetFilters() {
+	for fi, f := range l.GetFilterChains()[ci].GetFilters() {
 		if f.GetName() != "envoy.filters.network.http_connection_manager" && f.GetTypedConfig().GetTypeUrl() != "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager" {
 			b.Log.Warn("ignoring unsupported network filter", "listener", l.GetName(), "filter", f.GetName())
 			continue
 		}
 		hcm = &hcmv3.HttpConnectionManager{}
 		if err := f.GetTypedConfig().UnmarshalTo(hcm); err != nil {
-			return nil, fmt.Errorf("filter_chains[0].filters[%d].typed_config: %w", fi, err)
+			return nil, fmt.Errorf("filter_chains[%d].filters[%d].typed_config: %w", ci, fi, err)
 		}
 	}
 	if hcm == nil {

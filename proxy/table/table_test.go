@@ -14,13 +14,18 @@ import (
 type fakeReq struct {
 	method, host, path, query string
 	hdr                       map[string]string
+	peer                      string
 }
 
 func (r fakeReq) Method() string { return r.method }
 func (r fakeReq) Host() string   { return r.host }
 func (r fakeReq) Path() string   { return r.path }
 func (r fakeReq) Query() string  { return r.query }
+func (r fakeReq) Peer() string  { return r.peer }
 func (r fakeReq) Header(n string) (string, bool) {
+	if strings.EqualFold(n, PeerIdentityHeader) {
+		return r.peer, r.peer != "" // as the router: the verified peer, never the wire header
+	}
 	for k, v := range r.hdr {
 		if strings.EqualFold(k, n) {
 			return v, true
@@ -110,9 +115,10 @@ func TestBuildBootstrap(t *testing.T) {
 
 func TestInboundFilters(t *testing.T) {
 	in := build(t).Listeners["inbound"]
-	ok := fakeReq{hdr: map[string]string{PeerIdentityHeader: "spiffe://cluster.local/ns/default/sa/productpage"}}
-	bad := fakeReq{hdr: map[string]string{PeerIdentityHeader: "spiffe://cluster.local/ns/default/sa/ratings"}}
-	if !in.RBAC.Allowed(ok) || in.RBAC.Allowed(bad) || in.RBAC.Allowed(fakeReq{}) {
+	ok := fakeReq{peer: "spiffe://cluster.local/ns/default/sa/productpage"}
+	bad := fakeReq{peer: "spiffe://cluster.local/ns/default/sa/ratings"}
+	spoofed := fakeReq{hdr: map[string]string{PeerIdentityHeader: "spiffe://cluster.local/ns/default/sa/productpage"}}
+	if !in.RBAC.Allowed(ok) || in.RBAC.Allowed(bad) || in.RBAC.Allowed(fakeReq{}) || in.RBAC.Allowed(spoofed) {
 		t.Error("RBAC decisions")
 	}
 	// max_tokens 2, one token per hour: two pass, the third is limited.

@@ -25,6 +25,8 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	"golang.org/x/net/http2"
+
+	"github.com/trellis-mesh/trellis/proxy/identity"
 )
 
 // ErrOverflow is returned when a circuit breaker threshold is reached.
@@ -93,6 +95,7 @@ type Cluster struct {
 
 	wl    []*Endpoint
 	tls   *tls.Config
+	mesh  bool
 	ring  []ringEntry
 	st    *State
 	hc    *healthCheck
@@ -192,6 +195,8 @@ type Manager struct {
 	log    *slog.Logger
 	// H1 is the shared net/http transport used by the generic (non fast path) forwarder.
 	H1 *http.Transport
+	// Identity is the workload identity used by mesh (mTLS) clusters; nil without one.
+	Identity *identity.Store
 }
 
 // NewManager returns an empty manager.
@@ -350,11 +355,11 @@ func (m *Manager) build(pc *clusterv3.Cluster, clas map[string]*endpointv3.Clust
 	default:
 		return nil, fmt.Errorf("type: unsupported %s (expected EDS, STATIC, STRICT_DNS or LOGICAL_DNS)", pc.GetType())
 	}
-	tc, err := parseTransportSocket(pc.GetTransportSocket())
+	tc, mesh, err := parseTransportSocket(pc.GetTransportSocket(), m.Identity)
 	if err != nil {
 		return nil, err
 	}
-	c.tls = tc
+	c.tls, c.mesh = tc, mesh
 	st := m.state(c.Name)
 	c.st = st
 	st.mu.Lock()

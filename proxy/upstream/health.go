@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
@@ -77,8 +79,16 @@ func (h *healthCheck) key(eps []*Endpoint) string {
 // run checks every endpoint of c each interval until ctx is cancelled.
 func (h *healthCheck) run(ctx context.Context, c *Cluster, log *slog.Logger) {
 	client := &http.Client{Timeout: h.timeout, Transport: &http.Transport{DisableKeepAlives: true}}
-	if c.HTTP2 {
+	scheme := "http"
+	switch {
+	case c.HTTP2:
 		client.Transport = c.st.h2
+	case c.tls != nil:
+		st := c.st
+		client.Transport = &http.Transport{DisableKeepAlives: true, DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return dialTLS(ctx, network, addr, st.tlsCfg.Load())
+		}}
+		scheme = "https"
 	}
 	fails := map[*Endpoint]int{}
 	oks := map[*Endpoint]int{}
@@ -86,7 +96,7 @@ func (h *healthCheck) run(ctx context.Context, c *Cluster, log *slog.Logger) {
 	defer t.Stop()
 	for {
 		for _, e := range c.Endpoints {
-			ok := h.check(ctx, client, e)
+			ok := h.check(ctx, client, scheme, c.tls, e)
 			if ctx.Err() != nil {
 				return
 			}
@@ -115,7 +125,7 @@ func (h *healthCheck) run(ctx context.Context, c *Cluster, log *slog.Logger) {
 	}
 }
 
-func (h *healthCheck) check(ctx context.Context, client *http.Client, e *Endpoint) bool {
+func (h *healthCheck) check(ctx context.Context, client *http.Client, scheme string, tc *tls.Config, e *Endpoint) bool {
 	if h.tcpOnly {
 		d := netDialer(h.timeout)
 		conn, err := d.DialContext(ctx, "tcp", e.Addr)
@@ -126,9 +136,9 @@ func (h *healthCheck) check(ctx context.Context, client *http.Client, e *Endpoin
 		return true
 	}
 	if h.grpc {
-		return h.checkGRPC(ctx, e)
+		return h.checkGRPC(ctx, tc, e)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.Addr+h.path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+e.Addr+h.path, nil)
 	if err != nil {
 		return false
 	}
@@ -148,8 +158,11 @@ func (h *healthCheck) check(ctx context.Context, client *http.Client, e *Endpoin
 func netDialer(timeout time.Duration) *net.Dialer { return &net.Dialer{Timeout: timeout} }
 
 // checkGRPC calls grpc.health.v1.Health/Check on the endpoint (h2c) and wants SERVING.
-func (h *healthCheck) checkGRPC(ctx context.Context, e *Endpoint) bool {
+func (h *healthCheck) checkGRPC(ctx context.Context, tc *tls.Config, e *Endpoint) bool {
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if tc != nil {
+		opts[0] = grpc.WithTransportCredentials(credentials.NewTLS(tc.Clone()))
+	}
 	if h.host != "" {
 		opts = append(opts, grpc.WithAuthority(h.host))
 	}

@@ -38,18 +38,18 @@ func TestGRPCHealthCheck(t *testing.T) {
 	}
 	e := &Endpoint{Addr: lis.Addr().String()}
 	ctx := context.Background()
-	if !hc.check(ctx, nil, e) {
+	if !hc.check(ctx, nil, "http", nil, e) {
 		t.Fatal("SERVING endpoint reported unhealthy")
 	}
 	hs.SetServingStatus("ratings", healthpb.HealthCheckResponse_NOT_SERVING)
-	if hc.check(ctx, nil, e) {
+	if hc.check(ctx, nil, "http", nil, e) {
 		t.Fatal("NOT_SERVING endpoint reported healthy")
 	}
 	hc.service = "unknown"
-	if hc.check(ctx, nil, e) {
+	if hc.check(ctx, nil, "http", nil, e) {
 		t.Fatal("unknown service reported healthy")
 	}
-	if hc.check(ctx, nil, &Endpoint{Addr: "127.0.0.1:1"}) {
+	if hc.check(ctx, nil, "http", nil, &Endpoint{Addr: "127.0.0.1:1"}) {
 		t.Fatal("closed port reported healthy")
 	}
 }

@@ -14,28 +14,34 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+
+	"github.com/trellis-mesh/trellis/proxy/identity"
 )
 
 // parseTransportSocket turns an envoy.transport_sockets.tls UpstreamTlsContext into a client TLS
 // configuration (nil for plaintext). Without a validation context the peer is not verified, as in
 // Envoy; with one, the chain is checked against trusted_ca (or the system roots) and the server
 // name, and the certificate must carry one of the listed DNS subject alt names.
-func parseTransportSocket(ts *corev3.TransportSocket) (*tls.Config, error) {
+func parseTransportSocket(ts *corev3.TransportSocket, id *identity.Store) (*tls.Config, bool, error) {
 	if ts == nil {
-		return nil, nil
+		return nil, false, nil
 	}
 	if ts.GetName() != "envoy.transport_sockets.tls" && ts.GetTypedConfig().GetTypeUrl() != "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext" {
-		return nil, fmt.Errorf("transport_socket: unsupported %q (expected envoy.transport_sockets.tls)", ts.GetName())
+		return nil, false, fmt.Errorf("transport_socket: unsupported %q (expected envoy.transport_sockets.tls)", ts.GetName())
 	}
 	var u tlsv3.UpstreamTlsContext
 	if err := ts.GetTypedConfig().UnmarshalTo(&u); err != nil {
-		return nil, fmt.Errorf("transport_socket.typed_config: %w", err)
+		return nil, false, fmt.Errorf("transport_socket.typed_config: %w", err)
+	}
+	if common := u.GetCommonTlsContext(); len(common.GetTlsCertificateSdsSecretConfigs()) > 0 || common.GetValidationContextSdsSecretConfig() != nil || common.GetCombinedValidationContext() != nil {
+		cfg, err := meshTLS(common, id)
+		return cfg, true, err
 	}
 	cfg := &tls.Config{ServerName: u.GetSni(), MinVersion: tls.VersionTLS12}
 	vc := u.GetCommonTlsContext().GetValidationContext()
 	if vc == nil {
 		cfg.InsecureSkipVerify = true //nolint:gosec // Envoy semantics: no validation context, no verification
-		return cfg, nil
+		return cfg, false, nil
 	}
 	if ca := vc.GetTrustedCa(); ca != nil {
 		var pem []byte
@@ -43,7 +49,7 @@ func parseTransportSocket(ts *corev3.TransportSocket) (*tls.Config, error) {
 		case ca.GetFilename() != "":
 			b, err := os.ReadFile(ca.GetFilename())
 			if err != nil {
-				return nil, fmt.Errorf("transport_socket.common_tls_context.validation_context.trusted_ca: %w", err)
+				return nil, false, fmt.Errorf("transport_socket.common_tls_context.validation_context.trusted_ca: %w", err)
 			}
 			pem = b
 		case ca.GetInlineString() != "":
@@ -53,7 +59,7 @@ func parseTransportSocket(ts *corev3.TransportSocket) (*tls.Config, error) {
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, errors.New("transport_socket.common_tls_context.validation_context.trusted_ca: no PEM certificate found")
+			return nil, false, errors.New("transport_socket.common_tls_context.validation_context.trusted_ca: no PEM certificate found")
 		}
 		cfg.RootCAs = pool
 	}
@@ -76,8 +82,42 @@ func parseTransportSocket(ts *corev3.TransportSocket) (*tls.Config, error) {
 			return fmt.Errorf("peer certificate has none of the subject alt names %v", sans)
 		}
 	}
-	return cfg, nil
+	return cfg, false, nil
 }
+
+// meshTLS builds the client configuration of a mesh cluster: the workload certificate ("default")
+// from SDS as client certificate, the peer verified against the mesh roots ("ROOTCA") and its
+// SPIFFE ID checked against the exact URI subject alt names of the (combined) validation context.
+func meshTLS(c *tlsv3.CommonTlsContext, id *identity.Store) (*tls.Config, error) {
+	const path = "transport_socket.typed_config.common_tls_context"
+	for i, s := range c.GetTlsCertificateSdsSecretConfigs() {
+		if s.GetName() != identity.CertSecret {
+			return nil, fmt.Errorf("%s.tls_certificate_sds_secret_configs[%d].name: unknown secret %q; expected %q", path, i, s.GetName(), identity.CertSecret)
+		}
+	}
+	vname := c.GetValidationContextSdsSecretConfig().GetName()
+	if vname == "" {
+		vname = c.GetCombinedValidationContext().GetValidationContextSdsSecretConfig().GetName()
+	}
+	if vname != identity.RootSecret {
+		return nil, fmt.Errorf("%s: validation context secret %q; expected %q (the mesh roots)", path, vname, identity.RootSecret)
+	}
+	if id == nil {
+		return nil, fmt.Errorf("%s: mTLS needs a workload identity; hint: run the proxy against a control plane that issues certificates (--xds), not --bootstrap", path)
+	}
+	var allowed []string
+	for i, m := range c.GetCombinedValidationContext().GetDefaultValidationContext().GetMatchTypedSubjectAltNames() {
+		e := m.GetMatcher().GetExact()
+		if e == "" || (m.GetSanType() != tlsv3.SubjectAltNameMatcher_URI && m.GetSanType() != tlsv3.SubjectAltNameMatcher_SAN_TYPE_UNSPECIFIED) {
+			return nil, fmt.Errorf("%s.combined_validation_context.default_validation_context.match_typed_subject_alt_names[%d]: expected an exact URI matcher (a SPIFFE ID)", path, i)
+		}
+		allowed = append(allowed, e)
+	}
+	return id.ClientConfig(allowed), nil
+}
+
+// MeshTLS reports whether the cluster originates mTLS with the workload certificate.
+func (c *Cluster) MeshTLS() bool { return c.mesh }
 
 // TLS returns the cluster's client TLS configuration (nil for plaintext upstreams).
 func (c *Cluster) TLS() *tls.Config { return c.tls }

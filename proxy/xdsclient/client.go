@@ -19,11 +19,13 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/trellis-mesh/trellis/proxy/table"
@@ -35,7 +37,12 @@ const (
 	RouteType    = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
 	ClusterType  = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 	EndpointType = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
+	SecretType   = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
 )
+
+// TokenHeader is the gRPC metadata key carrying the join token ("Bearer <token>") that authorises
+// the proxy to receive a workload certificate.
+const TokenHeader = "authorization"
 
 // ApplyFunc validates and applies a complete candidate resource set; an error NACKs the response.
 type ApplyFunc func(res table.Resources) error
@@ -46,6 +53,12 @@ type Client struct {
 	node  *corev3.Node
 	apply ApplyFunc
 	log   *slog.Logger
+
+	// Token is the join token sent in the stream's gRPC metadata ("" sends none). It is never
+	// logged.
+	Token string
+	// Secrets are the SDS secret names subscribed from the start (none: no SDS).
+	Secrets []string
 
 	mu    sync.Mutex
 	stats Stats
@@ -121,6 +134,9 @@ type typeState struct {
 func (c *Client) stream(ctx context.Context, conn *grpc.ClientConn) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if c.Token != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, TokenHeader, "Bearer "+c.Token)
+	}
 	st, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
 	if err != nil {
 		return fmt.Errorf("opening ads stream: %w", err)
@@ -129,11 +145,19 @@ func (c *Client) stream(ctx context.Context, conn *grpc.ClientConn) error {
 	c.stats.Connects++
 	c.mu.Unlock()
 	states := map[string]*typeState{ClusterType: {}, ListenerType: {}, EndpointType: {names: []string{}}, RouteType: {names: []string{}}}
+	initial := []string{ClusterType, ListenerType}
+	if len(c.Secrets) > 0 {
+		// Secrets first, so that certificates are usually there before the listeners and clusters
+		// that need them.
+		states[SecretType] = &typeState{names: append([]string(nil), c.Secrets...), subscribed: true}
+		initial = []string{SecretType, ClusterType, ListenerType}
+	}
 	var (
 		listeners = map[string]*listenerv3.Listener{}
 		routes    = map[string]*routev3.RouteConfiguration{}
 		clusters  = map[string]*clusterv3.Cluster{}
 		endpoints = map[string]*endpointv3.ClusterLoadAssignment{}
+		secrets   = map[string]*tlsv3.Secret{}
 	)
 	first := true
 	send := func(typeURL string, errDetail error) error {
@@ -148,7 +172,7 @@ func (c *Client) stream(ctx context.Context, conn *grpc.ClientConn) error {
 		}
 		return st.Send(req)
 	}
-	for _, t := range []string{ClusterType, ListenerType} {
+	for _, t := range initial {
 		if err := send(t, nil); err != nil {
 			return fmt.Errorf("sending initial %s request: %w", t, err)
 		}
@@ -164,7 +188,7 @@ func (c *Client) stream(ctx context.Context, conn *grpc.ClientConn) error {
 			continue
 		}
 		// Decode into copies of the current sets.
-		nl, nr, nc, ne := listeners, routes, clusters, endpoints
+		nl, nr, nc, ne, ns := listeners, routes, clusters, endpoints, secrets
 		var decodeErr error
 		switch resp.GetTypeUrl() {
 		case ListenerType:
@@ -175,6 +199,8 @@ func (c *Client) stream(ctx context.Context, conn *grpc.ClientConn) error {
 			nc, decodeErr = decodeAll[*clusterv3.Cluster](resp, func() *clusterv3.Cluster { return &clusterv3.Cluster{} }, func(r *clusterv3.Cluster) string { return r.GetName() })
 		case EndpointType:
 			ne, decodeErr = decodeAll[*endpointv3.ClusterLoadAssignment](resp, func() *endpointv3.ClusterLoadAssignment { return &endpointv3.ClusterLoadAssignment{} }, func(r *endpointv3.ClusterLoadAssignment) string { return r.GetClusterName() })
+		case SecretType:
+			ns, decodeErr = decodeAll[*tlsv3.Secret](resp, func() *tlsv3.Secret { return &tlsv3.Secret{} }, func(r *tlsv3.Secret) string { return r.GetName() })
 		}
 		if decodeErr == nil {
 			versions := map[string]string{}
@@ -183,7 +209,7 @@ func (c *Client) stream(ctx context.Context, conn *grpc.ClientConn) error {
 			}
 			versions[resp.GetTypeUrl()] = resp.GetVersionInfo()
 			decodeErr = c.apply(table.Resources{
-				Listeners: values(nl), Routes: values(nr), Clusters: values(nc), Endpoints: values(ne), Versions: versions,
+				Listeners: values(nl), Routes: values(nr), Clusters: values(nc), Endpoints: values(ne), Secrets: values(ns), Versions: versions,
 			})
 		}
 		s.nonce = resp.GetNonce()
@@ -210,7 +236,7 @@ func (c *Client) stream(ctx context.Context, conn *grpc.ClientConn) error {
 			}
 			continue
 		}
-		listeners, routes, clusters, endpoints = nl, nr, nc, ne
+		listeners, routes, clusters, endpoints, secrets = nl, nr, nc, ne, ns
 		s.version = resp.GetVersionInfo()
 		c.mu.Lock()
 		c.stats.Acks++

@@ -138,9 +138,13 @@ func indexOf(s, sub string) int {
 	return -1
 }
 
-// TestRBACDeniesDisallowedCaller runs three proxies: two callers (productpage, ratings) and the
-// reviews sidecar whose inbound RBAC only admits productpage's identity.
-func TestRBACDeniesDisallowedCaller(t *testing.T) {
+// TestRBACNeverTrustsIdentityHeaderWithoutMTLS runs three proxies without mTLS (this harness
+// issues no certificates): two callers (productpage, ratings) and the reviews sidecar whose
+// inbound RBAC only admits productpage's identity, written as a header rule on
+// x-trellis-peer-identity. The header is never trusted: plaintext callers are anonymous, so both
+// are denied, whatever the header they send, and the app never sees a forged identity.
+// test/e2e/mesh/withcp/mtls_test.go covers the allowed path with real mTLS.
+func TestRBACNeverTrustsIdentityHeaderWithoutMTLS(t *testing.T) {
 	x := startXDS(t)
 	var seenIdentity atomic.Value
 	app := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -174,16 +178,39 @@ func TestRBACDeniesDisallowedCaller(t *testing.T) {
 	pp := startProxy(t, x, "productpage", "productpage")
 	rt := startProxy(t, x, "ratings", "ratings")
 
-	// A spoofed header from the app is overwritten by the calling proxy.
 	spoof := map[string]string{"x-trellis-peer-identity": allowed}
-	if r := newClient(rt.ListenerAddr("outbound")).do("reviews:9080", "/", spoof); r.status != http.StatusForbidden {
-		t.Fatalf("ratings -> reviews: got %d %q, want 403", r.status, r.body)
+	for name, p := range map[string]*proxy.Proxy{"ratings": rt, "productpage": pp} {
+		if r := newClient(p.ListenerAddr("outbound")).do("reviews:9080", "/", spoof); r.status != http.StatusForbidden {
+			t.Fatalf("%s -> reviews with a spoofed identity header, no mTLS: got %d %q, want 403", name, r.status, r.body)
+		}
 	}
-	r := newClient(pp.ListenerAddr("outbound")).do("reviews:9080", "/", nil)
-	if r.status != 200 || r.body != "reviews" {
-		t.Fatalf("productpage -> reviews: got %d %q (%v), want 200", r.status, r.body, r.err)
+	// Straight to the inbound listener with the forged header: denied too.
+	if r := newClient(in).do("reviews:9080", "/", spoof); r.status != http.StatusForbidden {
+		t.Fatalf("direct plaintext call with a spoofed identity header: got %d %q, want 403", r.status, r.body)
 	}
-	if got, _ := seenIdentity.Load().(string); got != allowed {
-		t.Fatalf("app saw identity %q, want %q", got, allowed)
+	// With an RBAC rule that lets anyone in, the app sees no forged identity.
+	anyone := &rbacv3.RBAC{Action: rbacv3.RBAC_ALLOW, Policies: map[string]*rbacv3.Policy{"any": {
+		Permissions: []*rbacv3.Permission{{Rule: &rbacv3.Permission_Any{Any: true}}},
+		Principals:  []*rbacv3.Principal{{Identifier: &rbacv3.Principal_Any{Any: true}}},
+	}}}
+	x.set(t, nodeID("reviews"), snapshot{
+		listeners: []types.Resource{listener("inbound", in, rbacFilter(anyone))},
+		routes:    []types.Resource{routeConfig("inbound", vhost("inbound", []string{"*"}, prefixRoute("/", toCluster(appCluster))))},
+		clusters:  []types.Resource{edsCluster(appCluster, false)},
+		endpoints: []types.Resource{cla(appCluster, app.addr)},
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := newClient(pp.ListenerAddr("outbound")).do("reviews:9080", "/", spoof)
+		if r.status == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("allow-any rule not applied: last %d %q", r.status, r.body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got, _ := seenIdentity.Load().(string); got != "" {
+		t.Fatalf("app saw identity header %q from a plaintext caller, want none", got)
 	}
 }
