@@ -30,15 +30,15 @@ import (
 
 // Server serves every listener of the current table.
 type Server struct {
-	id       *identity.Store
-	tlsReq   *tls.Config // client certificate required
-	tlsOpt   *tls.Config // client certificate verified when sent
-	log      *slog.Logger
-	stats    *stats.Registry
-	up       *upstream.Manager
-	tbl      atomic.Pointer[table.Table]
-	h2       *http2.Server
-	h2base   *http.Server
+	id     *identity.Store
+	tlsReq *tls.Config // client certificate required
+	tlsOpt *tls.Config // client certificate verified when sent
+	log    *slog.Logger
+	stats  *stats.Registry
+	up     *upstream.Manager
+	tbl    atomic.Pointer[table.Table]
+	h2     *http2.Server
+	h2base *http.Server
 
 	mu        sync.Mutex
 	listeners map[string]*boundListener

@@ -21,7 +21,7 @@ func (r fakeReq) Method() string { return r.method }
 func (r fakeReq) Host() string   { return r.host }
 func (r fakeReq) Path() string   { return r.path }
 func (r fakeReq) Query() string  { return r.query }
-func (r fakeReq) Peer() string  { return r.peer }
+func (r fakeReq) Peer() string   { return r.peer }
 func (r fakeReq) Header(n string) (string, bool) {
 	if strings.EqualFold(n, PeerIdentityHeader) {
 		return r.peer, r.peer != "" // as the router: the verified peer, never the wire header
