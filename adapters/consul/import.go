@@ -124,14 +124,26 @@ var entryKinds = func() map[string]string {
 	return m
 }()
 
+// crdGroup is the API group of consul-k8s custom resources.
+const crdGroup = "consul.hashicorp.com"
+
 // read normalizes one object; nil (with a warning) when it is not a Consul object.
 func (im *importer) read(i int, o *unstructured.Unstructured) (*imported, error) {
 	e := &imported{used: map[string]bool{}, meta: map[string]string{}}
 	switch {
-	case o.GetAPIVersion() == CRDAPIVersion:
+	case strings.HasPrefix(o.GetAPIVersion(), crdGroup+"/"):
+		// consul-k8s serves its config-entry CRDs as v1alpha1; manifests and test fixtures also
+		// spell them consul.hashicorp.com/v1 with the same schema.
 		e.kind = o.GetKind()
 		if _, ok := consulKinds[e.kind]; !ok {
-			im.warn(fmt.Sprintf("objects[%d]", i), adapters.FeatureWeightedSplit, "consul kind %q is not imported", e.kind)
+			why := "it has no design equivalent"
+			switch e.kind {
+			case "IngressGateway", "TerminatingGateway", "APIGateway", "Gateway", "HTTPRoute", "TCPRoute":
+				why = "gateways are outside the mesh design"
+			case "ExportedServices", "SamenessGroup", "PeeringAcceptor", "PeeringDialer", "ControlPlaneRequestLimit":
+				why = "cluster peering and control-plane settings are outside the mesh design"
+			}
+			im.warn(adapters.ObjectRef(o), adapters.FeatureWeightedSplit, "consul kind %s is not imported: %s", e.kind, why)
 			return nil, nil
 		}
 		e.name = o.GetName()
@@ -197,7 +209,7 @@ func (im *importer) read(i int, o *unstructured.Unstructured) (*imported, error)
 		delete(ce, "Partition")
 		e.spec = toCamelKeys(ce, "").(map[string]any)
 	default:
-		im.warn(fmt.Sprintf("objects[%d]", i), adapters.FeatureWeightedSplit, "%s is not a Consul object and is not imported", adapters.ObjectRef(o))
+		im.warn(adapters.ObjectRef(o), adapters.FeatureWeightedSplit, "not a Consul object (expected apiVersion %s/*, or a config entry with Kind and Name): not imported", crdGroup)
 		return nil, nil
 	}
 	e.ref = fmt.Sprintf("%s/%s", e.kind, e.name)
@@ -347,6 +359,9 @@ func (b *designBuilder) build() {
 		}
 		tp := b.policy(n)
 		tp.Routes = append(tp.Routes, spec.Route{Name: "default", Backends: []spec.Backend{{Version: ds}}})
+	}
+	for _, n := range im.order[KindServiceResolver] {
+		b.redirect(im.get(KindServiceResolver, n))
 	}
 	b.resilience()
 	b.security()
@@ -511,6 +526,41 @@ func (b *designBuilder) resolver(e *imported) {
 			s.Versions = append(s.Versions, spec.Version{Name: name, Labels: labels})
 		}
 	}
+}
+
+// redirect reads a resolver's redirect to another service of the mesh as the service's only
+// route: every request for it goes to the target (or the target's subset).
+func (b *designBuilder) redirect(e *imported) {
+	rd := asMap(e.field("redirect"))
+	if rd == nil {
+		return
+	}
+	e.used["redirect"] = true
+	path := e.ref + ".spec.redirect"
+	target := str(rd, "service")
+	for _, k := range sortedKeys(rd) {
+		switch k {
+		case "service", "serviceSubset":
+		case "namespace":
+			if v := str(rd, k); v != "" && v != "default" && v != e.namespace {
+				b.im.warn(path+"."+k, adapters.FeatureWeightedSplit, "redirects to another Consul namespace are imported as redirects within the design's namespace")
+			}
+		default:
+			b.im.warn(path+"."+k, adapters.FeatureWeightedSplit, "redirects to another %s have no design equivalent: the redirect is not imported", k)
+			return
+		}
+	}
+	if target == "" || target == e.name && str(rd, "serviceSubset") == "" {
+		b.im.warn(path, adapters.FeatureWeightedSplit, "redirect without a target service: not imported")
+		return
+	}
+	if b.im.get(KindServiceRouter, e.name) != nil || b.im.get(KindServiceSplitter, e.name) != nil {
+		b.im.warn(path, adapters.FeatureWeightedSplit, "Consul ignores the routers and splitters of a redirected service; the design keeps them and drops the redirect")
+		return
+	}
+	b.ensureService(target, e.namespace)
+	tp := b.policy(e.name)
+	tp.Routes = []spec.Route{{Name: "redirect", Backends: []spec.Backend{b.backendFor(e.name, target, str(rd, "serviceSubset"))}}}
 }
 
 // backendFor turns a router destination or split target into a backend of policy svc.

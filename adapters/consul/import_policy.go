@@ -17,6 +17,7 @@ import (
 func (b *designBuilder) resilience() {
 	im := b.im
 	res := map[string]*spec.Resilience{}
+	overrideOf := map[string]string{} // upstream -> path of its first override
 	get := func(svc string) *spec.Resilience {
 		if r, ok := res[svc]; ok {
 			return r
@@ -68,12 +69,21 @@ func (b *designBuilder) resilience() {
 			im.warn(e.ref+".spec.upstreamConfig.defaults", adapters.FeatureConnectionLimits,
 				"upstream defaults of a caller apply to all its upstreams; the design sets limits per destination, so they are not imported")
 		}
-		for _, o := range asList(uc["overrides"]) {
+		for i, o := range asList(uc["overrides"]) {
 			om := asMap(o)
 			dest := str(om, "name")
+			opath := fmt.Sprintf("%s.spec.upstreamConfig.overrides[%d]", e.ref, i)
 			if dest == "" {
+				b.im.warn(opath+".name", adapters.FeatureConnectionLimits, "override without an upstream name: not imported")
 				continue
 			}
+			if _, ok := overrideOf[dest]; !ok {
+				overrideOf[dest] = opath
+			}
+			warnUnknownKeys(b.im, opath, om, adapters.FeatureConnectionLimits, "name", "limits", "passiveHealthCheck", "namespace", "partition", "peer")
+			warnUnknownKeys(b.im, opath+".limits", asMap(om["limits"]), adapters.FeatureConnectionLimits, "maxConnections", "maxPendingRequests", "maxConcurrentRequests")
+			warnUnknownKeys(b.im, opath+".passiveHealthCheck", asMap(om["passiveHealthCheck"]), adapters.FeatureOutlierDetection,
+				"maxFailures", "interval", "baseEjectionTime", "maxEjectionPercent")
 			r := get(dest)
 			if l := asMap(om["limits"]); l != nil {
 				c := r.Connections
@@ -111,6 +121,10 @@ func (b *designBuilder) resilience() {
 	}
 	for _, svc := range sortedKeys(res) {
 		if _, ok := b.services[svc]; !ok && !b.external[svc] {
+			if p, ok := overrideOf[svc]; ok {
+				b.im.warn(p, adapters.FeatureConnectionLimits,
+					"upstream %q is not a service of the input (no service-defaults, Kubernetes Service or route names it): its limits are not imported; add its service-defaults", svc)
+			}
 			continue
 		}
 		b.policy(svc).Resilience = res[svc]
@@ -525,4 +539,17 @@ func pick(m map[string]any, keys ...string) any {
 		}
 	}
 	return nil
+}
+
+// warnUnknownKeys reports every key of m outside known as not imported, with its field path.
+func warnUnknownKeys(im *importer, path string, m map[string]any, f adapters.Feature, known ...string) {
+	ok := map[string]bool{}
+	for _, k := range known {
+		ok[k] = true
+	}
+	for _, k := range sortedKeys(m) {
+		if !ok[k] {
+			im.warn(path+"."+k, f, "field %q has no equivalent in the design and is not imported", k)
+		}
+	}
 }
