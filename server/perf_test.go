@@ -307,3 +307,12 @@ func TestPerfResultsTimeRoundTrip(t *testing.T) {
 		t.Fatalf("startedAt %s, want %s", rec.RecordPerfResult.StartedAt, want.Start)
 	}
 }
+
+func TestPerfResultsCostByPageSize(t *testing.T) {
+	e := startEnv(t, backends(t)[0])
+	q := `{ perfResults(first: 100) { edges { node { json profile { results(first: 100) { edges { node { json } } } } } } } }`
+	if r := e.do(t, e.admin, q, nil); len(r.Errors) == 0 || !strings.Contains(r.raw, "complexity") {
+		t.Fatalf("nested pages of 100 were accepted: %s", r.raw)
+	}
+	e.must(t, e.admin, `{ perfResults(first: 100) { edges { node { json profile { name } } } } }`, nil, nil)
+}

@@ -242,6 +242,12 @@ func (s *Server) graphqlHandler() http.Handler {
 	cfg.Complexity.Design.History = func(child int, first *int, _ *string, last *int, _ *string) int {
 		return pageCost(child, first, last)
 	}
+	cfg.Complexity.Query.PerfResults = func(child int, _, _ *string, first *int, _ *string, last *int, _ *string) int {
+		return pageCost(child, first, last)
+	}
+	cfg.Complexity.PerfProfile.Results = func(child int, _ *string, first *int, _ *string, last *int, _ *string) int {
+		return pageCost(child, first, last)
+	}
 	h := handler.New(generated.NewExecutableSchema(cfg))
 	h.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 10 * time.Second,
