@@ -27,6 +27,10 @@ type importer struct {
 	tOrder   []string
 	budgets  map[string]*spec.RetryBudget
 	required map[string]bool // namespace/selector-app of RequestAuthentications that require a token
+	// kubeSel holds the selectors of the Kubernetes Services among the objects, by namespace/name.
+	kubeSel map[string]map[string]string
+	// selCands holds, by namespace/service, the labels of the workload selectors naming a service.
+	selCands map[string][]map[string]string
 }
 
 // Import builds a design from Istio objects (and Kubernetes Services, which give ports and
@@ -43,6 +47,7 @@ func (a *Adapter) Import(ctx context.Context, objs []*unstructured.Unstructured,
 		traffic:  map[string]*spec.TrafficPolicy{},
 		budgets:  map[string]*spec.RetryBudget{},
 		required: map[string]bool{},
+		kubeSel:  map[string]map[string]string{},
 	}
 	sorted := append([]*unstructured.Unstructured(nil), objs...)
 	adapters.SortObjects(sorted)
@@ -57,11 +62,20 @@ func (a *Adapter) Import(ctx context.Context, objs []*unstructured.Unstructured,
 		{"PeerAuthentication", "AuthorizationPolicy"},
 		{"RequestAuthentication", "Telemetry", "WasmPlugin"},
 	}
-	// Services selected by policies are known before principals are resolved to services.
+	// Services selected by policies are known before principals are resolved to services; the
+	// Kubernetes Services' selectors are known before policies' selectors are resolved.
+	for _, o := range sorted {
+		if im.known(o) && o.GetKind() == "Service" {
+			s, _, _ := unstructured.NestedMap(o.Object, "spec")
+			if sel, _, _ := unstructured.NestedStringMap(s, "selector"); len(sel) > 0 {
+				im.kubeSel[o.GetNamespace()+"/"+o.GetName()] = sel
+			}
+		}
+	}
 	for _, o := range sorted {
 		if im.known(o) && o.GetKind() != "Service" {
 			s, _, _ := unstructured.NestedMap(o.Object, "spec")
-			if app := selectorApp(s); app != "" && !gatewayWorkload(mp(mp(s, "selector"), "matchLabels")) {
+			if app := im.selectorApp(o, s); app != "" {
 				im.service(app, o.GetNamespace())
 			}
 		}
@@ -344,14 +358,11 @@ func (im *importer) warnUnknown(o *unstructured.Unstructured, path string, m map
 	}
 }
 
-func selectorApp(s map[string]any) string {
-	return str(mp(mp(s, "selector"), "matchLabels"), AppLabel)
-}
-
 // ---- Kubernetes Services and ServiceEntries ----
 
 func (im *importer) kubeService(o *unstructured.Unstructured, s map[string]any) {
 	svc := im.service(o.GetName(), o.GetNamespace())
+	im.kubeSelector(o, svc, s)
 	for _, p := range list(s, "ports") {
 		pm, _ := p.(map[string]any)
 		port := spec.Port{Port: i32(pm, "port"), Name: str(pm, "name")}
@@ -414,6 +425,7 @@ func (im *importer) serviceEntry(o *unstructured.Unstructured, s map[string]any)
 
 // finish assembles services and traffic into the design in a stable order.
 func (im *importer) finish() {
+	im.selectors()
 	keys := append([]string(nil), im.order...)
 	sort.Strings(keys)
 	for _, k := range keys {

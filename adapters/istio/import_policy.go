@@ -26,7 +26,7 @@ func (im *importer) security() *spec.Security {
 func (im *importer) peerAuthentication(o *unstructured.Unstructured, s map[string]any) {
 	im.warnUnknown(o, "spec", s, adapters.FeatureMTLSStrict, "selector", "mtls", "portLevelMtls")
 	mode := str(mp(s, "mtls"), "mode")
-	app := selectorApp(s)
+	app := im.selectorApp(o, s)
 	sec := im.security()
 	if app == "" {
 		if m, ok := peerModes[mode]; ok {
@@ -133,7 +133,7 @@ func (im *importer) authorizationPolicy(o *unstructured.Unstructured, s map[stri
 	im.warnUnknown(o, "spec", s, adapters.FeatureAuthzAllow, "selector", "action", "rules", "targetRef", "targetRefs", "provider")
 	action := str(s, "action")
 	rules := list(s, "rules")
-	app := selectorApp(s)
+	app := im.selectorApp(o, s)
 	sec := im.security()
 	labels := mp(mp(s, "selector"), "matchLabels")
 	if (action == "" || action == "ALLOW") && len(rules) == 0 && len(labels) == 0 {
@@ -347,7 +347,7 @@ func (im *importer) authzRule(o *unstructured.Unstructured, path, app string, rm
 
 func (im *importer) requestAuthentication(o *unstructured.Unstructured, s map[string]any) {
 	im.warnUnknown(o, "spec", s, adapters.FeatureJWT, "selector", "jwtRules")
-	app := selectorApp(s)
+	app := im.selectorApp(o, s)
 	sec := im.security()
 	for i, jr := range list(s, "jwtRules") {
 		jm, _ := jr.(map[string]any)
@@ -380,7 +380,7 @@ func (im *importer) requestAuthentication(o *unstructured.Unstructured, s map[st
 
 func (im *importer) telemetryObj(o *unstructured.Unstructured, s map[string]any) {
 	im.warnUnknown(o, "spec", s, adapters.FeatureMetrics, "tracing", "accessLogging", "metrics")
-	if selectorApp(s) != "" {
+	if im.selectorApp(o, s) != "" {
 		im.warn(o, "spec.selector", adapters.FeatureMetrics, "per-workload telemetry has no design equivalent: imported as design-wide")
 	}
 	if im.d.Spec.Telemetry == nil {
@@ -432,7 +432,7 @@ var wasmPhaseNames = map[string]spec.ExtensionPhase{"AUTHN": spec.PhaseAuthn, "A
 
 func (im *importer) wasmPlugin(o *unstructured.Unstructured, s map[string]any) {
 	im.warnUnknown(o, "spec", s, adapters.FeatureWasm, "url", "sha256", "phase", "priority", "pluginConfig", "failStrategy", "selector", "imagePullPolicy")
-	app := selectorApp(s)
+	app := im.selectorApp(o, s)
 	if labels := mp(mp(s, "selector"), "matchLabels"); gatewayWorkload(labels) {
 		im.warn(o, "spec.selector", adapters.FeatureWasm, "the plugin runs on an ingress or egress gateway, which is outside the mesh design: dropped")
 		return

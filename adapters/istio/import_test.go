@@ -2,6 +2,7 @@ package istio_test
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -85,6 +86,80 @@ spec:
 	}
 	if len(d.Spec.Traffic) != 1 || d.Spec.Traffic[0].Resilience == nil || d.Spec.Traffic[0].Resilience.OutlierDetection.Consecutive5xx != 3 {
 		t.Errorf("outlier detection not imported: %+v", d.Spec.Traffic)
+	}
+	if vs := d.Validate(); len(vs) > 0 {
+		t.Errorf("imported design is invalid: %v", vs)
+	}
+}
+
+// TestImportSelectors checks that workload selectors without the app label become the
+// services' selectors: from the Istio objects alone (no Kubernetes Services), from a Kubernetes
+// Service's selector, and from subsets whose app label is not the service's name.
+func TestImportSelectors(t *testing.T) {
+	objs, err := adaptertest.ParseObjects([]byte(`
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: reviews-viewer, namespace: shop}
+spec:
+  selector: {matchLabels: {app.kubernetes.io/name: reviews, app.kubernetes.io/part-of: bookinfo}}
+  rules: [{from: [{source: {principals: [cluster.local/ns/shop/sa/productpage]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: reviews, namespace: shop}
+spec:
+  selector: {matchLabels: {app.kubernetes.io/name: reviews, app.kubernetes.io/part-of: bookinfo, app.kubernetes.io/version: v1}}
+  mtls: {mode: PERMISSIVE}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ratings, namespace: shop}
+spec: {selector: {service: ratings}, ports: [{name: http, port: 9080}]}
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: ratings-jwt, namespace: shop}
+spec:
+  selector: {matchLabels: {service: ratings, tier: backend}}
+  jwtRules: [{issuer: "https://issuer.example", jwksUri: "https://issuer.example/jwks"}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: details, namespace: shop}
+spec:
+  host: details
+  subsets:
+  - {name: v1, labels: {app: details-app, version: v1}}
+  - {name: v2, labels: {app: details-app, version: v2}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, ws, err := istio.New().Import(context.Background(), objs, adapters.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range ws {
+		if strings.Contains(w.Lost, "dropped") {
+			t.Errorf("unexpected loss: %s %s", w.Path, w.Lost)
+		}
+	}
+	got := map[string]map[string]string{}
+	for _, s := range d.Spec.Services {
+		got[s.Name] = s.Selector
+	}
+	want := map[string]map[string]string{
+		"reviews": {"app.kubernetes.io/name": "reviews", "app.kubernetes.io/part-of": "bookinfo"},
+		"ratings": {"service": "ratings"},
+		"details": {"app": "details-app"},
+	}
+	for name, sel := range want {
+		if !reflect.DeepEqual(got[name], sel) {
+			t.Errorf("service %s: selector %v, want %v", name, got[name], sel)
+		}
+	}
+	if sec := d.Spec.Security; sec == nil || len(sec.Access) != 1 || sec.Access[0].Destination != "reviews" || len(sec.RequestAuthentication) != 1 || sec.RequestAuthentication[0].Services[0] != "ratings" {
+		t.Errorf("policies not attached to the selected services: %+v", d.Spec.Security)
 	}
 	if vs := d.Validate(); len(vs) > 0 {
 		t.Errorf("imported design is invalid: %v", vs)

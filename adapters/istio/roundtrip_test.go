@@ -32,9 +32,17 @@ func kubeServices(d *spec.Design) []*unstructured.Unstructured {
 		o := &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "v1", "kind": "Service",
 			"metadata": map[string]any{"name": s.Name, "namespace": s.Namespace},
-			"spec":     map[string]any{"selector": map[string]any{"app": s.Name}, "ports": ports},
+			"spec":     map[string]any{"selector": stringsToAny(s.SelectorLabels()), "ports": ports},
 		}}
 		out = append(out, o)
+	}
+	return out
+}
+
+func stringsToAny(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
 	}
 	return out
 }
