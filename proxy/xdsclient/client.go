@@ -6,7 +6,9 @@ package xdsclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sort"
 	"strings"
@@ -174,6 +176,13 @@ func (c *Client) stream(ctx context.Context, conn *grpc.ClientConn) error {
 	}
 	for _, t := range initial {
 		if err := send(t, nil); err != nil {
+			if errors.Is(err, io.EOF) {
+				// The server closed the stream (for example, a missing join token): its status
+				// comes with Recv.
+				if _, rerr := st.Recv(); rerr != nil {
+					return fmt.Errorf("receiving: %w", rerr)
+				}
+			}
 			return fmt.Errorf("sending initial %s request: %w", t, err)
 		}
 	}
