@@ -13,3 +13,25 @@ func (d *Design) SimplifyWeights() {
 		}
 	}
 }
+
+// SetSelectors gives every service whose selector is empty the selector of its Kubernetes
+// Service, from selectors keyed "<namespace>/<name>" (a service without a namespace is in the
+// design's). Importers call it with the selectors of the Services among their input; a selector
+// equal to the default {app: <name>} is left out, so that designs stay minimal.
+func (d *Design) SetSelectors(selectors map[string]map[string]string) {
+	for i := range d.Spec.Services {
+		s := &d.Spec.Services[i]
+		ns := s.Namespace
+		if ns == "" {
+			ns = d.Metadata.Namespace
+		}
+		sel := selectors[ns+"/"+s.Name]
+		if len(s.Selector) > 0 || len(sel) == 0 || (len(sel) == 1 && sel[DefaultSelectorLabel] == s.Name) {
+			continue
+		}
+		s.Selector = make(map[string]string, len(sel))
+		for k, v := range sel {
+			s.Selector[k] = v
+		}
+	}
+}

@@ -63,6 +63,8 @@ type ruleInfo struct {
 	mirror   *spec.Mirror
 	headers  *spec.HeaderOps
 	rewrite  *spec.Rewrite
+	// redirect is the field path of the rule's RequestRedirect filter, if any.
+	redirect string
 }
 
 type importer struct {
@@ -95,12 +97,19 @@ func Import(ctx context.Context, objs []*unstructured.Unstructured, opts Options
 		}
 	}
 	im.design = &spec.Design{APIVersion: spec.APIVersion, Kind: spec.Kind, Metadata: spec.Metadata{Name: name, Namespace: im.ns}}
+	selectors := map[string]map[string]string{}
 	for _, o := range objs {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
 		ref := fmt.Sprintf("%s %s/%s", o.GetKind(), nsOr(o.GetNamespace(), im.ns), o.GetName())
 		gvk := o.GroupVersionKind()
+		if gvk.Group == "" && gvk.Kind == "Service" {
+			// A Kubernetes Service gives the selector of the service of the same name.
+			sel, _, _ := unstructured.NestedStringMap(o.Object, "spec", "selector")
+			selectors[nsOr(o.GetNamespace(), im.ns)+"/"+o.GetName()] = sel
+			continue
+		}
 		if gvk.Group != Group {
 			im.warn(ref, "", adapters.SeverityInfo, "not a Gateway API object (%s); skipped", o.GetAPIVersion())
 			continue
@@ -133,6 +142,7 @@ func Import(ctx context.Context, objs []*unstructured.Unstructured, opts Options
 	}
 	im.buildTraffic()
 	d := im.design
+	d.SetSelectors(selectors)
 	d.SimplifyWeights()
 	d.Default()
 	if vs := d.Validate(); len(vs) > 0 {
@@ -182,7 +192,14 @@ func (im *importer) parents(refs []gwv1.ParentReference, routeNS, path string) [
 			kind = string(*p.Kind)
 		}
 		if kind != "Service" || (group != "" && group != "core") {
-			im.warn(pp, "", adapters.SeverityInfo, "parent %s %q is not a Service: north-south routing is not part of a mesh design; skipped", kind, p.Name)
+			why := "north-south routing is not part of a mesh design"
+			switch {
+			case kind == "ServiceImport":
+				why = "multi-cluster ServiceImports are not design services"
+			case kind == "EgressNetwork":
+				why = "egress routing through a Linkerd EgressNetwork is not part of a mesh design"
+			}
+			im.warn(pp, "", adapters.SeverityInfo, "parent %s %q is not a Service: %s; skipped", kind, p.Name, why)
 			continue
 		}
 		if p.Namespace != nil && string(*p.Namespace) != routeNS {
@@ -493,7 +510,7 @@ func (im *importer) httpFilters(fs []gwv1.HTTPRouteFilter, path string, info *ru
 			im.service(mi.Service, spec.ProtocolHTTP, port, fp)
 			info.mirror = mi
 		case gwv1.HTTPRouteFilterRequestRedirect:
-			im.warn(fp, adapters.FeatureRewrite, adapters.SeverityError, "redirects are not part of mesh designs; the rule's requests are forwarded instead")
+			info.redirect = fp
 		default:
 			im.warn(fp, "", adapters.SeverityWarning, "filter %s is not supported by designs; dropped", f.Type)
 		}
@@ -580,6 +597,15 @@ func (im *importer) buildTraffic() {
 				rt.Match = nil // one of the matches takes everything: the route is a catch-all
 			}
 			im.fitPrefixRewrite(&rt, info.path)
+			if len(rt.Backends) == 0 && info.redirect != "" {
+				im.warn(info.redirect, adapters.FeatureRewrite, adapters.SeverityError,
+					"RequestRedirect answers the caller with a redirect; designs cannot express redirects: the rule is dropped, its requests take the service's other routes")
+				i = j
+				continue
+			}
+			if info.redirect != "" {
+				im.warn(info.redirect, adapters.FeatureRewrite, adapters.SeverityError, "redirects are not part of mesh designs; the rule's requests are forwarded to its backends instead")
+			}
 			if len(rt.Backends) == 0 {
 				im.warn(info.path+".backendRefs", adapters.FeatureWeightedSplit, adapters.SeverityError,
 					"a rule without usable backends answers 500 in the Gateway API; designs cannot express that, the rule is dropped")

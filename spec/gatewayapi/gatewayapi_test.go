@@ -125,3 +125,48 @@ func TestInvalidObjectsAreWarnings(t *testing.T) {
 		t.Fatalf("want a warning per bad object, got %v", ws)
 	}
 }
+
+// TestServiceSelectors checks that Kubernetes Services among the input give the services'
+// selectors (the default one is left implicit) and are not reported as skipped.
+func TestServiceSelectors(t *testing.T) {
+	objs := importtest.ParseObjects(t, `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: reviews, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: reviews, port: 9080}]
+  rules: [{backendRefs: [{name: reviews-v1, port: 9080, weight: 90}, {name: reviews-v2, port: 9080, weight: 10}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: reviews-v1, namespace: shop}
+spec: {selector: {app.kubernetes.io/name: reviews, app.kubernetes.io/version: v1}, ports: [{port: 9080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: shop}
+spec: {selector: {app: reviews}, ports: [{port: 9080}]}
+`)
+	d, ws, err := importFn(context.Background(), objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range ws {
+		if strings.Contains(w.Path, "Service shop/") {
+			t.Errorf("a Kubernetes Service is reported: %s", w)
+		}
+	}
+	sel := map[string]map[string]string{}
+	for _, s := range d.Spec.Services {
+		sel[s.Name] = s.Selector
+	}
+	if got := sel["reviews-v1"]; len(got) != 2 || got["app.kubernetes.io/version"] != "v1" {
+		t.Errorf("reviews-v1 selector = %v, want the Service's", got)
+	}
+	if got := sel["reviews"]; len(got) != 1 || got["app"] != "reviews" {
+		t.Errorf("reviews selector = %v, want the default", got)
+	}
+	if got := sel["reviews-v2"]; len(got) != 1 || got["app"] != "reviews-v2" {
+		t.Errorf("reviews-v2 (no Service) selector = %v, want the default", got)
+	}
+}

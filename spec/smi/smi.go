@@ -80,6 +80,7 @@ func Import(ctx context.Context, objs []*unstructured.Unstructured, opts Options
 	im.design = &spec.Design{APIVersion: spec.APIVersion, Kind: spec.Kind, Metadata: spec.Metadata{Name: name, Namespace: im.ns}}
 
 	var splits, targets []*unstructured.Unstructured
+	selectors := map[string]map[string]string{}
 	for _, o := range sorted(objs) {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
@@ -97,6 +98,10 @@ func Import(ctx context.Context, objs []*unstructured.Unstructured, opts Options
 			im.warn(ref, adapters.FeatureAuthzConditions, adapters.SeverityWarning, "UDPRoute is not supported by Trellis designs; skipped")
 		case group == GroupAccess && o.GetKind() == "TrafficTarget":
 			targets = append(targets, o)
+		case group == "" && o.GetKind() == "Service":
+			// A Kubernetes Service gives the selector of the service of the same name.
+			sel, _, _ := unstructured.NestedStringMap(o.Object, "spec", "selector")
+			selectors[namespaceOf(o, im.ns)+"/"+o.GetName()] = sel
 		case strings.HasSuffix(group, ".smi-spec.io"):
 			// TrafficMetrics (metrics.smi-spec.io) and kinds of later drafts: SMI, but nothing
 			// a design holds.
@@ -116,6 +121,7 @@ func Import(ctx context.Context, objs []*unstructured.Unstructured, opts Options
 		}
 	}
 	d := im.design
+	d.SetSelectors(selectors)
 	d.SimplifyWeights()
 	d.Default()
 	if vs := d.Validate(); len(vs) > 0 {

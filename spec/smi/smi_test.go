@@ -120,3 +120,42 @@ func TestBadInputIsAWarningNotAPanic(t *testing.T) {
 		t.Fatalf("traffic %+v, warnings %v", d.Spec.Traffic, ws)
 	}
 }
+
+// TestServiceSelectors checks that Kubernetes Services among the input give the services'
+// selectors.
+func TestServiceSelectors(t *testing.T) {
+	objs := importtest.ParseObjects(t, `
+apiVersion: split.smi-spec.io/v1alpha4
+kind: TrafficSplit
+metadata: {name: web, namespace: shop}
+spec:
+  service: web
+  backends: [{service: web-stable, weight: 90}, {service: web-canary, weight: 10}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-canary, namespace: shop}
+spec: {selector: {service: web, track: canary}, ports: [{port: 80}]}
+`)
+	d, ws, err := importFn(context.Background(), objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range ws {
+		if strings.Contains(w.Path, "Service shop/web-canary") {
+			t.Errorf("the Kubernetes Service is reported: %s", w)
+		}
+	}
+	found := false
+	for _, s := range d.Spec.Services {
+		if s.Name == "web-canary" {
+			found = true
+			if len(s.Selector) != 2 || s.Selector["track"] != "canary" {
+				t.Errorf("web-canary selector = %v, want the Service's", s.Selector)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no service web-canary in %+v", d.Spec.Services)
+	}
+}
