@@ -186,6 +186,11 @@ kubectl get svc,virtualservices,destinationrules,peerauthentications,authorizati
 			if _, err = cmd.OutOrStdout().Write(b); err != nil {
 				return err
 			}
+			if emptyDesign(d) {
+				return withCode(ExitInvalid, fmt.Errorf("nothing could be imported from %s (%s): no service, route or policy; "+
+					"hint: check the warnings above, and that %q is the right source (sources: %s)",
+					strings.Join(paths, ", "), kindCounts(meshObjs), args[0], joinNames(importSourceNames())))
+			}
 			// Importers map what they can; say so when the result still needs hand edits
 			// (a subset without its DestinationRule, a route to an undeclared service, ...),
 			// rather than letting validate or translate fail later. The design is printed anyway.

@@ -324,3 +324,10 @@ func equalObjects(a, b *unstructured.Unstructured) bool {
 	jb, err2 := b.MarshalJSON()
 	return err1 == nil && err2 == nil && string(ja) == string(jb)
 }
+
+// emptyDesign reports whether an import produced nothing: no service, external service, route,
+// security, telemetry or extension.
+func emptyDesign(d *spec.Design) bool {
+	return len(d.Spec.Services) == 0 && len(d.Spec.ExternalServices) == 0 && len(d.Spec.Traffic) == 0 &&
+		d.Spec.Security == nil && d.Spec.Telemetry == nil && len(d.Spec.Extensions) == 0
+}
