@@ -30,13 +30,16 @@ type issued struct {
 // authorize checks the join token of a new ADS stream. Without a configured token every stream
 // may enroll (open enrollment, logged once at start).
 func (s *Server) authorize(ctx context.Context, id int64) error {
-	if s.opts.JoinToken == "" {
+	s.mu.Lock()
+	want := s.opts.JoinToken
+	s.mu.Unlock()
+	if want == "" {
 		return nil
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	for _, v := range md.Get(TokenHeader) {
 		tok, ok := strings.CutPrefix(v, "Bearer ")
-		if ok && meshca.TokenEqual(strings.TrimSpace(tok), s.opts.JoinToken) {
+		if ok && meshca.TokenEqual(strings.TrimSpace(tok), want) {
 			return nil
 		}
 	}
@@ -133,7 +136,31 @@ func (s *Server) rotate(ctx context.Context) {
 }
 
 // CA returns the mesh certificate authority.
-func (s *Server) CA() *meshca.CA { return s.ca }
+func (s *Server) CA() *meshca.CA {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ca
+}
+
+// SetIdentity replaces the CA and the join token (for servers that create the control plane
+// before their persisted CA is loaded). Certificates of connected proxies are re-issued by the
+// new CA and pushed with its root; streams already open stay authorised.
+func (s *Server) SetIdentity(ca *meshca.CA, joinToken string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ca != nil && ca != s.ca {
+		s.ca = ca
+		now := time.Now()
+		for _, n := range s.nodes {
+			n.cert = nil
+			if err := s.issueLocked(n, now); err != nil {
+				s.log.Error("re-issuing a workload certificate", "node", n.info.ID, "err", err)
+			}
+		}
+		s.pushLocked(context.Background())
+	}
+	s.opts.JoinToken = joinToken
+}
 
 // IssuedIdentity returns the SPIFFE ID and expiry of a node's current certificate (zero values
 // when it has none).

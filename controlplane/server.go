@@ -118,9 +118,7 @@ func New(opts Options) *Server {
 		}
 		s.ca = ca
 	}
-	if opts.JoinToken == "" {
-		s.log.Warn("xDS control plane without a join token: any process that reaches the xDS port can obtain any workload identity")
-	}
+
 	s.res, _ = merge(nil, opts, s.log)
 	s.shared, _ = hashShared(s.res)
 	s.cache = cachev3.NewSnapshotCache(true, cachev3.IDHash{}, slogAdapter{s.log})
@@ -162,6 +160,12 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 		case <-done:
 		}
 	}()
+	s.mu.Lock()
+	open := s.opts.JoinToken == ""
+	s.mu.Unlock()
+	if open {
+		s.log.Warn("xDS control plane without a join token: any process that reaches the xDS port can obtain any workload identity")
+	}
 	s.log.Info("xDS control plane listening", "addr", lis.Addr().String())
 	err := g.Serve(lis)
 	close(done)

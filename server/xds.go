@@ -28,8 +28,13 @@ func (s *Server) XDSAddr() string {
 }
 
 // ServeXDS serves the embedded ADS control plane on lis until ctx ends. It loads the head
-// revision of every stored design, then reloads them after every design save or deletion.
+// revision of every stored design, then reloads them after every design save or deletion. The
+// mesh CA and the proxies' join token live in <home>/mesh-ca (see MeshCADir).
 func (s *Server) ServeXDS(ctx context.Context, lis net.Listener) error {
+	if err := s.setupMeshIdentity(); err != nil {
+		_ = lis.Close()
+		return err
+	}
 	s.mu.Lock()
 	s.xdsListener = lis
 	s.mu.Unlock()

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"google.golang.org/grpc/metadata"
 	"io"
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -69,13 +71,19 @@ type adsRoutes struct {
 	pushes   int
 }
 
-func connectADS(t *testing.T, addr, svc string) *adsRoutes {
+func connectADS(t *testing.T, addr, home, svc string) *adsRoutes {
 	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The embedded control plane only serves proxies presenting the join token of the home.
+	token, err := os.ReadFile(filepath.Join(home, server.MeshCADir, "join-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+strings.TrimSpace(string(token)))
 	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +177,7 @@ func TestEmbeddedXDSFollowsSavedRevisions(t *testing.T) {
 		e.save(t, editor, "shop", 70, 0)
 		waitFor(t, "the xDS listener", func() bool { return e.srv.XDSAddr() != "" })
 
-		proxy := connectADS(t, e.srv.XDSAddr(), "web")
+		proxy := connectADS(t, e.srv.XDSAddr(), e.home, "web")
 		var first string
 		waitFor(t, "the outbound route with weights 70/30", func() bool {
 			v, ws := proxy.weights()

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/trellis-mesh/trellis/controlplane/meshca"
 	"github.com/trellis-mesh/trellis/proxy"
 )
 
@@ -24,6 +26,7 @@ func newProxyCmd() *cobra.Command {
 		labels      string
 		concurrency int
 		logLevel    string
+		tokenFile   string
 	)
 	cmd := &cobra.Command{
 		Use:   "proxy",
@@ -33,8 +36,11 @@ the "outbound" (local app -> mesh) and "inbound" (mesh -> local app) listeners i
 With --bootstrap it reads static resources (Envoy-like static_resources, or a list of typed
 resources) and needs no control plane.
 
-The caller identity is sent to the next proxy in the x-trellis-peer-identity header (a pre-mTLS
-stand-in for the peer certificate's SPIFFE identity) and checked by RBAC on inbound.`,
+With --xds the proxy generates its private key, sends a certificate signing request and the join
+token (--join-token-file, as printed by 'trellis control-plane' or 'trellis serve') and receives
+its SPIFFE certificate over SDS. Sidecars then talk mutual TLS 1.3; inbound RBAC matches the
+caller's verified certificate, never the x-trellis-peer-identity header (which the receiving
+proxy sets to the verified identity for the local app).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.XDS == "" && cfg.Bootstrap == "" {
@@ -52,6 +58,15 @@ stand-in for the peer certificate's SPIFFE identity) and checked by RBAC on inbo
 			}
 			cfg.Labels = lm
 			cfg.TrimMemory = true
+			if tokenFile != "" {
+				tok, err := meshca.ReadToken(tokenFile)
+				if err != nil {
+					return withCode(ExitUsage, fmt.Errorf("--join-token-file: %w", err))
+				}
+				cfg.JoinToken = tok
+			} else if tok := os.Getenv("TRELLIS_JOIN_TOKEN"); tok != "" {
+				cfg.JoinToken = tok
+			}
 			var lvl slog.Level
 			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 				return withCode(ExitUsage, fmt.Errorf("--log-level: %w", err))
@@ -75,7 +90,8 @@ stand-in for the peer certificate's SPIFFE identity) and checked by RBAC on inbo
 	f.StringVar(&cfg.Namespace, "namespace", "default", "local service namespace")
 	f.StringVar(&cfg.Version, "version", "", "local service version (subset)")
 	f.StringVar(&cfg.Identity, "identity", "", "local workload identity (default: the service name)")
-	f.StringVar(&cfg.TrustDomain, "trust-domain", "cluster.local", "SPIFFE trust domain of the identity sent to peers")
+	f.StringVar(&cfg.TrustDomain, "trust-domain", "cluster.local", "SPIFFE trust domain of the identity the proxy asks a certificate for")
+	f.StringVar(&tokenFile, "join-token-file", "", "file holding the control plane's join token (default: $TRELLIS_JOIN_TOKEN)")
 	f.StringVar(&labels, "labels", "", "pod-like labels, e.g. app=reviews,version=v2")
 	f.StringVar(&cfg.Inbound, "inbound", "127.0.0.1:15006", "inbound address advertised to the control plane")
 	f.StringVar(&cfg.Outbound, "outbound", "127.0.0.1:15001", "outbound address advertised to the control plane")
