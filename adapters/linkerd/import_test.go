@@ -294,7 +294,6 @@ spec:
 	}
 	all := strings.Join(lines, "\n")
 	for _, want := range []string{
-		"ServerAuthorization/ns/legacy",
 		"network-based authentication (10.0.0.0/8)",
 		"namespace-wide authorization",
 		"timeout.linkerd.io/response",
@@ -307,6 +306,16 @@ spec:
 	}
 	if d.Metadata.Namespace != "ns" || len(d.Spec.Services) != 1 || d.Spec.Services[0].Name != "web" {
 		t.Errorf("imported design = %s", mustJSON(t, d))
+	}
+	// The legacy ServerAuthorization (unauthenticated clients of web-http) is an access rule.
+	found := false
+	for _, r := range d.Spec.Security.Access {
+		if r.Name == "legacy" {
+			found = r.Destination == "web" && len(r.Sources) == 1 && r.Sources[0].Service == "*"
+		}
+	}
+	if !found {
+		t.Errorf("ServerAuthorization legacy not imported as an allow rule of web from any caller: %s", mustJSON(t, d.Spec.Security))
 	}
 }
 

@@ -121,6 +121,15 @@ func designLabels(objs []*unstructured.Unstructured) (string, map[string]string)
 	return name, common
 }
 
+// importedKinds are the kinds (group/Kind) the importer reads; any other is reported.
+var importedKinds = map[string]bool{
+	"/Namespace": true, "/Service": true, "linkerd.io/ServiceProfile": true,
+	"gateway.networking.k8s.io/HTTPRoute": true, "gateway.networking.k8s.io/GRPCRoute": true,
+	"policy.linkerd.io/HTTPRoute": true, "policy.linkerd.io/Server": true, "policy.linkerd.io/ServerAuthorization": true,
+	"policy.linkerd.io/AuthorizationPolicy": true, "policy.linkerd.io/MeshTLSAuthentication": true,
+	"policy.linkerd.io/NetworkAuthentication": true, "policy.linkerd.io/HTTPLocalRateLimitPolicy": true,
+}
+
 type importedServer struct {
 	obj   *unstructured.Unstructured
 	svc   string
@@ -235,8 +244,21 @@ func (im *importer) run() *spec.Design {
 	im.authentications()
 	im.authorizations()
 	im.rateLimits()
-	for _, o := range im.byKind["policy.linkerd.io/ServerAuthorization"] {
-		im.warn(o, adapters.FeatureAuthzAllow, "legacy ServerAuthorization is not imported: migrate it to an AuthorizationPolicy")
+	im.serverAuthorizations()
+	for _, k := range sortedKeys(im.byKind) {
+		if importedKinds[k] {
+			continue
+		}
+		why := "it has no design equivalent"
+		switch {
+		case strings.HasSuffix(k, "smi-spec.io/TrafficSplit") || strings.Contains(k, "smi-spec.io/"):
+			why = "SMI objects import with `trellis import smi`"
+		case k == "policy.linkerd.io/EgressNetwork" || k == "gateway.networking.k8s.io/TLSRoute" || k == "gateway.networking.k8s.io/TCPRoute":
+			why = "egress networks and TLS/TCP routes are not part of a mesh design"
+		}
+		for _, o := range im.byKind[k] {
+			im.warn(o, "", "kind %s (%s) is not imported: %s", o.GetKind(), o.GetAPIVersion(), why)
+		}
 	}
 	d := &spec.Design{APIVersion: spec.APIVersion, Kind: spec.Kind}
 	for _, k := range im.svcOrder {
@@ -415,7 +437,16 @@ func (im *importer) meshRoutes(kind string, grpc bool) {
 			continue
 		}
 		if svcParent == nil {
-			im.warn(o, adapters.FeatureWeightedSplit, "route without a Service parent (a Gateway route?) is not part of a mesh design")
+			var kinds []string
+			for _, p := range parents {
+				pm, _ := p.(map[string]any)
+				k, _ := pm["kind"].(string)
+				if k == "" {
+					k = "Gateway"
+				}
+				kinds = append(kinds, k)
+			}
+			im.warn(o, adapters.FeatureWeightedSplit, "spec.parentRefs: the route's parents (%s) are not Services or Servers: only mesh routes (parent Service) and policy routes (parent Server) are part of a design; not imported", strings.Join(kinds, ", "))
 			continue
 		}
 		svcName, _ := svcParent["name"].(string)

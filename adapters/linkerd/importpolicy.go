@@ -21,8 +21,14 @@ func (im *importer) serverObjects() {
 		s := im.serverService(o, ns, sel)
 		rawPort, _, _ := unstructured.NestedFieldNoCopy(o.Object, "spec", "port")
 		port := toInt32(rawPort)
-		if port == 0 {
-			im.warn(o, adapters.FeatureAuthzAllow, "Server port %v is not a port number (named ports are not resolved): the port is not imported", rawPort)
+		if named, ok := rawPort.(string); ok && port == 0 {
+			if p, found := im.namedServerPort(ns, s.Name, named); found {
+				port = p
+			} else {
+				im.warn(o, adapters.FeatureAuthzAllow, "Server port %q names a container port that no Service port of %s targets (by name or targetPort): the port is not imported; hint: include the Service, or use the port number", named, s.Name)
+			}
+		} else if port == 0 {
+			im.warn(o, adapters.FeatureAuthzAllow, "Server port %v is not a port number or name: the port is not imported", rawPort)
 		}
 		var svcPort int32
 		for _, p := range s.Ports {
@@ -555,4 +561,119 @@ func (im *importer) rateLimits() {
 		}
 		tp.Resilience.RateLimit = &spec.RateLimit{RequestsPerSecond: int32(rps)}
 	}
+}
+
+// namedServerPort resolves a Server's named container port ("grpc", as in Linkerd's Emojivoto
+// policies) through the Kubernetes Service of svc: the port whose targetPort is that name, else
+// the port of that name. It returns the container port number (the service port when the
+// container port is only known by name).
+func (im *importer) namedServerPort(ns, svc, name string) (int32, bool) {
+	for _, o := range im.byKind["/Service"] {
+		if o.GetNamespace() != ns || o.GetName() != svc {
+			continue
+		}
+		ports, _, _ := unstructured.NestedSlice(o.Object, "spec", "ports")
+		for _, pass := range []string{"targetPort", "name"} {
+			for _, p := range ports {
+				pm, _ := p.(map[string]any)
+				if v, _ := pm[pass].(string); v != name {
+					continue
+				}
+				if t := toInt32(pm["targetPort"]); t != 0 {
+					return t, true
+				}
+				return toInt32(pm["port"]), true
+			}
+		}
+	}
+	return 0, false
+}
+
+// serverAuthorizations imports legacy ServerAuthorizations (policy.linkerd.io/v1beta1, still the
+// form of Linkerd's "Restricting Access To Services" task): each allows its clients to the
+// service port of the Servers it names.
+func (im *importer) serverAuthorizations() {
+	for _, o := range im.byKind["policy.linkerd.io/ServerAuthorization"] {
+		ns := o.GetNamespace()
+		var servers []*importedServer
+		if n, _, _ := unstructured.NestedString(o.Object, "spec", "server", "name"); n != "" {
+			if srv := im.servers[ns+"/"+n]; srv != nil {
+				servers = append(servers, srv)
+			}
+		} else if sel, _, _ := unstructured.NestedStringMap(o.Object, "spec", "server", "selector", "matchLabels"); len(sel) > 0 {
+			for _, k := range sortedKeys(im.servers) {
+				srv := im.servers[k]
+				if srv.obj.GetNamespace() == ns && labelsSelect(sel, srv.obj.GetLabels()) {
+					servers = append(servers, srv)
+				}
+			}
+		}
+		if len(servers) == 0 {
+			im.warn(o, adapters.FeatureAuthzAllow, "spec.server selects no Server among the objects: not imported (include the Server)")
+			continue
+		}
+		client, _, _ := unstructured.NestedMap(o.Object, "spec", "client")
+		var sources []spec.Source
+		if nets, _, _ := unstructured.NestedSlice(client, "networks"); len(nets) > 0 {
+			var cidrs []string
+			for _, n := range nets {
+				nm, _ := n.(map[string]any)
+				if c, _ := nm["cidr"].(string); c != "" {
+					cidrs = append(cidrs, c)
+				}
+				if ex, _ := nm["except"].([]any); len(ex) > 0 {
+					cidrs = append(cidrs, "except ...")
+				}
+			}
+			if !allNetworks(cidrs) {
+				im.warn(o, adapters.FeatureAuthzAllow, "spec.client.networks %v: network restrictions have no design equivalent: the authorization is not imported (its clients stay denied)", cidrs)
+				continue
+			}
+		}
+		if un, _, _ := unstructured.NestedBool(client, "unauthenticated"); un {
+			sources = append(sources, spec.Source{Service: "*"})
+		}
+		mtls, _, _ := unstructured.NestedMap(client, "meshTLS")
+		if v, _, _ := unstructured.NestedBool(mtls, "unauthenticatedTLS"); v {
+			sources = append(sources, spec.Source{Service: "*"})
+		}
+		ids, _, _ := unstructured.NestedStringSlice(mtls, "identities")
+		sources = append(sources, im.identitySources(ids)...)
+		sas, _, _ := unstructured.NestedSlice(mtls, "serviceAccounts")
+		for _, sa := range sas {
+			sm, _ := sa.(map[string]any)
+			name, _ := sm["name"].(string)
+			sns, _ := sm["namespace"].(string)
+			if sns == "" {
+				sns = ns
+			}
+			if name != "" {
+				sources = append(sources, im.identitySources([]string{name + "." + sns + ".serviceaccount.identity.linkerd.cluster.local"})...)
+			}
+		}
+		if len(sources) == 0 {
+			im.warn(o, adapters.FeatureAuthzAllow, "spec.client names no client the design can express: not imported")
+			continue
+		}
+		for _, srv := range servers {
+			rule := spec.AccessRule{Name: o.GetName(), Destination: srv.svc, Sources: mergeSources(nil, sources)}
+			if s := im.svcs[ns+"/"+srv.svc]; s != nil && len(s.Ports) > 1 && srv.port != 0 {
+				rule.When = []spec.AccessCondition{{Ports: []int32{srv.port}}}
+			}
+			if len(servers) > 1 {
+				rule.Name = o.GetName() + "-" + srv.obj.GetName()
+			}
+			sec := im.sec()
+			sec.Access = append(sec.Access, rule)
+		}
+	}
+}
+
+func labelsSelect(sel, labels map[string]string) bool {
+	for k, v := range sel {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
 }
