@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/trellis-mesh/trellis/controlplane/meshca"
 	"github.com/trellis-mesh/trellis/examples/demo/launch"
 )
 
@@ -28,7 +30,9 @@ func newDemoCmd() *cobra.Command {
 		Short: "Run the bundled mesh on loopback: control plane, demo services and their sidecars",
 		Long: `Start an xDS control plane serving --design, one demo app instance per service version and a
 'trellis proxy' sidecar beside each, all on 127.0.0.1. Prints the frontend URL and the address of
-every instance; Ctrl-C stops everything (sidecars drain gracefully).`,
+every instance; Ctrl-C stops everything (sidecars drain gracefully). Sidecars talk mutual TLS
+with certificates from the control plane's in-memory CA; they enroll with a join token generated
+for this run.`,
 		Example: `  trellis demo --design examples/demo/design.yaml
   curl -s http://127.0.0.1:<frontend app port>/ | jq .
   curl -s -H 'end-user: jason' http://127.0.0.1:<frontend app port>/ | jq .upstreams[0].body.version`,
@@ -51,12 +55,22 @@ every instance; Ctrl-C stops everything (sidecars drain gracefully).`,
 			}
 			opts.ReadyTimeout = readyLimit
 			out := cmd.OutOrStdout()
+			// The sidecars inherit the join token through the environment (trellis proxy reads
+			// TRELLIS_JOIN_TOKEN); the control plane requires it once every sidecar has enrolled.
+			token, err := meshca.NewToken()
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			if err := os.Setenv("TRELLIS_JOIN_TOKEN", token); err != nil {
+				return withCode(ExitUsage, fmt.Errorf("passing the join token to the sidecars: %w", err))
+			}
 			fmt.Fprintf(out, "starting the demo from %s …\n", opts.Design)
 			demo, err := launch.Start(cmd.Context(), opts)
 			if err != nil {
 				return withCode(ExitUsage, err)
 			}
 			defer demo.Stop()
+			demo.ControlPlane.SetIdentity(demo.ControlPlane.CA(), token)
 			entry := demo.Entry()
 			fmt.Fprintf(out, "control plane (xDS/ADS): %s\n", demo.XDS)
 			fmt.Fprintf(out, "%-14s %-22s %-22s %-22s %-22s %s\n", "INSTANCE", "APP", "INBOUND", "OUTBOUND", "ADMIN", "CALLS")
