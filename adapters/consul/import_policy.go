@@ -82,8 +82,14 @@ func (b *designBuilder) resilience() {
 			}
 			warnUnknownKeys(b.im, opath, om, adapters.FeatureConnectionLimits, "name", "limits", "passiveHealthCheck", "namespace", "partition", "peer")
 			warnUnknownKeys(b.im, opath+".limits", asMap(om["limits"]), adapters.FeatureConnectionLimits, "maxConnections", "maxPendingRequests", "maxConcurrentRequests")
-			warnUnknownKeys(b.im, opath+".passiveHealthCheck", asMap(om["passiveHealthCheck"]), adapters.FeatureOutlierDetection,
-				"maxFailures", "interval", "baseEjectionTime", "maxEjectionPercent")
+			phc := asMap(om["passiveHealthCheck"])
+			warnUnknownKeys(b.im, opath+".passiveHealthCheck", phc, adapters.FeatureOutlierDetection,
+				"maxFailures", "interval", "baseEjectionTime", "maxEjectionPercent", "enforcingConsecutive5xx")
+			if v, ok := num(phc["enforcingConsecutive5xx"]); ok && v != 100 {
+				// The design ejects every host that reaches the threshold (Envoy's 100%).
+				b.im.warn(opath+".passiveHealthCheck.enforcingConsecutive5xx", adapters.FeatureOutlierDetection,
+					"only %v%% of the hosts reaching the threshold are ejected; the design ejects all of them (100%%)", v)
+			}
 			r := get(dest)
 			if l := asMap(om["limits"]); l != nil {
 				c := r.Connections

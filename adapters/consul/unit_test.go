@@ -168,7 +168,7 @@ func TestImportWarnsAboutWhatTheDesignCannotHold(t *testing.T) {
 	for _, want := range []string{
 		`ServiceResolver/api.spec.failover: field "failover" has no equivalent in the design`,
 		`ServiceResolver/api.spec.subsets.blue.filter: filter "Service.Tags contains \"blue\"" is not a conjunction`,
-		`objects[2]: ConfigMap`,
+		`ConfigMap x (v1): not a Consul object`,
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("warnings lack %q:\n%s", want, all)
