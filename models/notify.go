@@ -17,13 +17,16 @@ import (
 const (
 	// ChannelDesigns carries design change events between replicas.
 	ChannelDesigns = "trellis_designs"
+	// ChannelOperations carries snapshots of long-running operations between replicas.
+	ChannelOperations = "trellis_operations"
 	// channelTokens carries the names of revoked tokens: every listening replica drops its
 	// authentication cache at once.
 	channelTokens = "trellis_tokens"
 )
 
-// maxPayload is PostgreSQL's limit on a notification's payload (8000 bytes), minus a margin.
-const maxPayload = 7900
+// MaxPayload is the longest notification payload Notify sends: PostgreSQL's limit (8000 bytes)
+// minus a margin.
+const MaxPayload = 7900
 
 // Notifies reports whether the database carries notifications between processes (PostgreSQL).
 // On SQLite there is one process per database file and Notify and Listen do nothing.
@@ -40,8 +43,8 @@ func (s *Store) notify(tx *gorm.DB, channel, payload string) error {
 	if s.dialect != DialectPostgres {
 		return nil
 	}
-	if len(payload) > maxPayload {
-		return fmt.Errorf("notifying %s: payload of %d bytes exceeds the %d-byte limit", channel, len(payload), maxPayload)
+	if len(payload) > MaxPayload {
+		return fmt.Errorf("notifying %s: payload of %d bytes exceeds the %d-byte limit", channel, len(payload), MaxPayload)
 	}
 	if err := tx.Exec("SELECT pg_notify(? || '@' || current_schema(), ?)", channel, payload).Error; err != nil {
 		return fmt.Errorf("notifying %s: %w", channel, err)

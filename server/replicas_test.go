@@ -159,3 +159,59 @@ func TestTokenDeletedByAnotherProcessStopsAtOnce(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestReplicasShareOperationProgress(t *testing.T) {
+	b := postgresBackend(t)
+	database := b.database(t)
+	a := startAt(t, t.TempDir(), database)
+	r2 := startAt(t, t.TempDir(), database)
+	ed := a.token(t, "ed", models.RoleEditor)
+	a.save(t, ed, "shop", 50, 0)
+
+	c := dialWS(t, a, nil)
+	c.init(ed)
+	c.subscribe("ops", `subscription { operationProgress { operation { id kind status progress actor } } }`)
+	deadline := time.Now().Add(5 * time.Second)
+	for a.srv.Operations().Events.Subscribers() < 1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The operation runs on replica B; A's subscriber follows it to the end.
+	var st struct{ StartTranslateAll struct{ ID string } }
+	r2.must(t, ed, `mutation { startTranslateAll(input: {design: "shop", meshes: ["native", "istio"]}) { id } }`, nil, &st)
+	var statuses []string
+	for {
+		m := c.mustNext("next")
+		var p struct {
+			Data struct {
+				OperationProgress struct {
+					Operation struct{ ID, Kind, Status, Actor string }
+				}
+			}
+		}
+		if err := json.Unmarshal(m.Payload, &p); err != nil {
+			t.Fatal(err)
+		}
+		op := p.Data.OperationProgress.Operation
+		if op.ID != st.StartTranslateAll.ID || op.Kind != "translate-all" || op.Actor != "ed" {
+			t.Fatalf("event of another operation: %+v", op)
+		}
+		statuses = append(statuses, op.Status)
+		if op.Status != "RUNNING" {
+			break
+		}
+	}
+	if statuses[0] != "RUNNING" || statuses[len(statuses)-1] != "SUCCEEDED" || len(statuses) < 3 {
+		t.Fatalf("A saw %v", statuses)
+	}
+	// A's operation query answers for B's operation too.
+	var got struct {
+		Operation *struct {
+			Status string
+			Result map[string]any
+		}
+	}
+	a.must(t, ed, `query($id: ID!) { operation(id: $id) { status result } }`, map[string]any{"id": st.StartTranslateAll.ID}, &got)
+	if got.Operation == nil || got.Operation.Status != "SUCCEEDED" || got.Operation.Result["istio"] == nil {
+		t.Fatalf("A's operation(id): %+v", got.Operation)
+	}
+}

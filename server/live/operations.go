@@ -65,6 +65,7 @@ type Operations struct {
 
 	mu     sync.Mutex
 	ops    map[string]*Operation
+	remote map[string]time.Time // ids of other replicas' operations -> last snapshot received
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -73,7 +74,7 @@ type Operations struct {
 // NewOperations returns an empty registry; Close cancels the operations still running.
 func NewOperations() *Operations {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Operations{ops: map[string]*Operation{}, ctx: ctx, cancel: cancel, Retention: time.Hour}
+	return &Operations{ops: map[string]*Operation{}, remote: map[string]time.Time{}, ctx: ctx, cancel: cancel, Retention: time.Hour}
 }
 
 // Start runs fn in the background as a new operation and returns its first snapshot. fn's
@@ -139,14 +140,42 @@ func (o *Operations) update(id string, f func(*Operation)) {
 	o.Events.Publish(snap)
 }
 
-// prune drops operations finished longer than Retention ago; o.mu is held.
+// prune drops operations finished longer than Retention ago, and other replicas' operations
+// not heard of for Retention (their replica may have stopped); o.mu is held.
 func (o *Operations) prune() {
 	cut := time.Now().Add(-o.Retention)
 	for id, op := range o.ops {
-		if op.FinishedAt != nil && op.FinishedAt.Before(cut) {
+		seen, remote := o.remote[id]
+		if (op.FinishedAt != nil && op.FinishedAt.Before(cut)) || (remote && seen.Before(cut)) {
 			delete(o.ops, id)
+			delete(o.remote, id)
 		}
 	}
+}
+
+// Remember records a snapshot of an operation running on another replica (received through the
+// database's notifications): Get and List report it, and Events delivers it to subscribers and
+// observers as a remote value. A snapshot of an operation of this replica is ignored.
+func (o *Operations) Remember(op Operation) {
+	o.mu.Lock()
+	if cur, ok := o.ops[op.ID]; ok {
+		if _, remote := o.remote[op.ID]; !remote {
+			o.mu.Unlock()
+			return
+		}
+		if cur.FinishedAt != nil && op.FinishedAt == nil {
+			// A late progress snapshot must not turn a finished operation back to running.
+			o.mu.Unlock()
+			return
+		}
+	} else {
+		o.prune()
+	}
+	snap := op
+	o.ops[op.ID] = &snap
+	o.remote[op.ID] = time.Now()
+	o.mu.Unlock()
+	o.Events.Deliver(op)
 }
 
 // Get returns a snapshot of the operation with id.
