@@ -153,6 +153,10 @@ kubectl get svc,virtualservices,destinationrules,peerauthentications,authorizati
 					meshObjs = append(meshObjs, o)
 				}
 			}
+			if len(objs) == 0 {
+				return withCode(ExitInvalid, fmt.Errorf("no object in %s: every document is empty or a comment; "+
+					"hint: pass the files that hold the %s configuration", strings.Join(paths, ", "), args[0]))
+			}
 			if len(meshObjs) == 0 {
 				return withCode(ExitInvalid, fmt.Errorf("no %s or Kubernetes Service object in %s (only %s); "+
 					"hint: pass the mesh configuration files too", args[0], strings.Join(paths, ", "), kindCounts(workloads)))

@@ -117,7 +117,10 @@ items:
 	if len(d.Spec.Traffic) != 1 || len(d.Spec.Traffic[0].Routes[0].Backends) != 2 {
 		t.Errorf("traffic = %+v, want the pay split", d.Spec.Traffic)
 	}
-	if code, out, errOut := run(t, "import", "istio", "-f", writeInput(t, "empty.yaml", "# placeholder\n---\n# more\n")); code != ExitOK {
+	// Input with no object at all is a mistake (the wrong file): it fails clearly rather than
+	// printing an empty design.
+	if code, out, errOut := run(t, "import", "istio", "-f", writeInput(t, "empty.yaml", "# placeholder\n---\n# more\n")); code != ExitInvalid ||
+		!strings.Contains(errOut, "empty.yaml: every document is empty or a comment") {
 		t.Errorf("comments only: exit %d, %q %q", code, out, errOut)
 	}
 }
