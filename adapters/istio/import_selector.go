@@ -34,10 +34,19 @@ func (im *importer) labelsService(ns string, raw map[string]any) string {
 	if len(labels) == 0 || gatewayWorkload(raw) {
 		return ""
 	}
+	// The most specific Kubernetes Service wins; among equally specific ones, one named by a label.
 	name, best := "", 0
+	named := map[string]bool{}
+	for _, v := range labels {
+		named[v] = true
+	}
 	for _, k := range sortedKeys(im.kubeSel) {
 		kns, kname, _ := strings.Cut(k, "/")
-		if sel := im.kubeSel[k]; kns == ns && len(sel) > best && labelsInclude(labels, sel) {
+		sel := im.kubeSel[k]
+		if kns != ns || !labelsInclude(labels, sel) {
+			continue
+		}
+		if len(sel) > best || (len(sel) == best && named[kname] && !named[name]) {
 			name, best = kname, len(sel)
 		}
 	}

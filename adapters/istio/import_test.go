@@ -116,6 +116,11 @@ kind: Service
 metadata: {name: ratings, namespace: shop}
 spec: {selector: {service: ratings}, ports: [{name: http, port: 9080}]}
 ---
+apiVersion: v1
+kind: Service
+metadata: {name: all-backends, namespace: shop}
+spec: {selector: {tier: backend}, ports: [{name: http, port: 80}]}
+---
 apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: {name: ratings-jwt, namespace: shop}
