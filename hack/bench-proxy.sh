@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark `trellis proxy` against a direct connection, nginx and haproxy, all on 127.0.0.1.
+# trellis-2hop is sidecar to sidecar in plaintext, trellis-2hop-mtls the same path over mutual TLS
+# 1.3 (static SPIFFE certificates from a throwaway openssl CA, verified on both sides).
 #
 #   hack/bench-proxy.sh              # one round (~3 minutes)
 #   ROUNDS=3 hack/bench-proxy.sh     # median of 3 interleaved rounds
@@ -9,7 +11,8 @@
 # RSS: idle (after start) and under load (VmRSS halfway through the wrk run). "other CPU %" is machine busy time not
 # used by our processes (noise from other tenants; runs above ~10% are suspect).
 # Env: ROUNDS (1), MAX_DUR (10s), FIXED_DUR (15s), QPS (2000), CONCURRENCY (trellis GOMAXPROCS, 1),
-# PORT_BASE (19000).
+# PORT_BASE (19000), TARGETS_OVERRIDE (a space-separated subset of the targets; direct and nginx
+# are needed for the ratios).
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-1}
@@ -41,7 +44,7 @@ trap cleanup EXIT
 echo "building trellis and the bench helper..." >&2
 (cd "$ROOT" && go build -o "$WORK/trellis" ./cmd/trellis && go build -o "$WORK/benchproxy" ./hack/benchproxy)
 
-UP=$((PB + 80)) P1=$((PB + 1)) P2A=$((PB + 11)) P2B=$((PB + 12)) NG=$((PB + 21)) HA=$((PB + 31))
+UP=$((PB + 80)) P1=$((PB + 1)) P2A=$((PB + 11)) P2B=$((PB + 12)) P3A=$((PB + 13)) P3B=$((PB + 14)) NG=$((PB + 21)) HA=$((PB + 31))
 
 listener() { # name port route_cluster
 	cat <<EOF
@@ -82,6 +85,71 @@ EOF
 { echo "static_resources:"; echo "  listeners:"; listener outbound $P2A next; echo "  clusters:"; cluster next $P2B; } >"$WORK/p2a.yaml"
 { echo "static_resources:"; echo "  listeners:"; listener inbound $P2B app; echo "  clusters:"; cluster app $UP; } >"$WORK/p2b.yaml"
 
+# mTLS: a throwaway CA and one SPIFFE certificate per sidecar (ECDSA P-256, as the mesh CA issues).
+mkcert() { # name
+	openssl ecparam -name prime256v1 -genkey -noout -out "$WORK/$1.key" 2>/dev/null
+	openssl req -new -key "$WORK/$1.key" -subj "/O=trellis bench" -out "$WORK/$1.csr" 2>/dev/null
+	printf "subjectAltName=URI:spiffe://cluster.local/ns/bench/sa/%s\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature\n" "$1" >"$WORK/$1.ext"
+	openssl x509 -req -in "$WORK/$1.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" -CAcreateserial -days 1 -extfile "$WORK/$1.ext" -out "$WORK/$1.pem" 2>/dev/null
+}
+openssl ecparam -name prime256v1 -genkey -noout -out "$WORK/ca.key" 2>/dev/null
+openssl req -x509 -new -key "$WORK/ca.key" -subj "/O=trellis bench/CN=bench CA" -days 1 -out "$WORK/ca.pem" \
+	-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2>/dev/null
+mkcert client
+mkcert server
+secrets() { # name
+	cat <<EOF
+  secrets:
+  - name: default
+    tls_certificate:
+      certificate_chain: {filename: $WORK/$1.pem}
+      private_key: {filename: $WORK/$1.key}
+  - name: ROOTCA
+    validation_context:
+      trusted_ca: {filename: $WORK/ca.pem}
+EOF
+}
+{
+	echo "static_resources:"
+	echo "  listeners:"
+	listener outbound $P3A next
+	echo "  clusters:"
+	cluster next $P3B
+	cat <<EOF
+    transport_socket:
+      name: envoy.transport_sockets.tls
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+        common_tls_context:
+          tls_params: {tls_minimum_protocol_version: TLSv1_3}
+          tls_certificate_sds_secret_configs: [{name: default}]
+          combined_validation_context:
+            default_validation_context:
+              match_typed_subject_alt_names: [{san_type: URI, matcher: {exact: "spiffe://cluster.local/ns/bench/sa/server"}}]
+            validation_context_sds_secret_config: {name: ROOTCA}
+EOF
+	secrets client
+} >"$WORK/p3a.yaml"
+{
+	echo "static_resources:"
+	echo "  listeners:"
+	listener inbound $P3B app
+	cat <<EOF
+      transport_socket:
+        name: envoy.transport_sockets.tls
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+          require_client_certificate: true
+          common_tls_context:
+            tls_params: {tls_minimum_protocol_version: TLSv1_3}
+            tls_certificate_sds_secret_configs: [{name: default}]
+            validation_context_sds_secret_config: {name: ROOTCA}
+EOF
+	echo "  clusters:"
+	cluster app $UP
+	secrets server
+} >"$WORK/p3b.yaml"
+
 cat >"$WORK/nginx.conf" <<EOF
 worker_processes 2;
 daemon off;
@@ -114,7 +182,7 @@ backend be
   server s1 127.0.0.1:$UP
 EOF
 
-for port in $UP $P1 $P2A $P2B $NG $HA $((PB + 100)) $((PB + 101)) $((PB + 102)); do
+for port in $UP $P1 $P2A $P2B $P3A $P3B $NG $HA $((PB + 100)) $((PB + 101)) $((PB + 102)) $((PB + 103)) $((PB + 104)); do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 		echo "port $port is already in use (set PORT_BASE to another range)" >&2
 		exit 1
@@ -136,12 +204,16 @@ start p2a "$WORK/trellis" proxy --bootstrap "$WORK/p2a.yaml" --admin 127.0.0.1:$
 P2A_PID=$LAST
 start p2b "$WORK/trellis" proxy --bootstrap "$WORK/p2b.yaml" --admin 127.0.0.1:$((PB + 102)) --concurrency "$CONCURRENCY" --log-level warn
 P2B_PID=$LAST
+start p3a "$WORK/trellis" proxy --bootstrap "$WORK/p3a.yaml" --admin 127.0.0.1:$((PB + 103)) --concurrency "$CONCURRENCY" --log-level warn
+P3A_PID=$LAST
+start p3b "$WORK/trellis" proxy --bootstrap "$WORK/p3b.yaml" --admin 127.0.0.1:$((PB + 104)) --concurrency "$CONCURRENCY" --log-level warn
+P3B_PID=$LAST
 start nginx nginx -c "$WORK/nginx.conf"
 NG_PID=$LAST
 start haproxy haproxy -db -f "$WORK/haproxy.cfg"
 HA_PID=$LAST
 
-for port in $UP $P1 $P2A $NG $HA; do
+for port in $UP $P1 $P2A $P3A $NG $HA; do
 	for _ in $(seq 1 100); do
 		curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null && break
 		sleep 0.1
@@ -175,14 +247,17 @@ declare -A URL PROCS
 URL[direct]="http://127.0.0.1:$UP/"
 URL[trellis]="http://127.0.0.1:$P1/"
 URL[trellis-2hop]="http://127.0.0.1:$P2A/"
+URL[trellis-2hop-mtls]="http://127.0.0.1:$P3A/"
 URL[nginx]="http://127.0.0.1:$NG/"
 URL[haproxy]="http://127.0.0.1:$HA/"
 PROCS[direct]=""
 PROCS[trellis]="$P1_PID"
 PROCS[trellis-2hop]="$P2A_PID $P2B_PID"
+PROCS[trellis-2hop-mtls]="$P3A_PID $P3B_PID"
 PROCS[nginx]="$(tree "$NG_PID" | tr '\n' ' ')"
 PROCS[haproxy]="$HA_PID"
-TARGETS=(direct trellis trellis-2hop nginx haproxy)
+# shellcheck disable=SC2206
+TARGETS=(${TARGETS_OVERRIDE:-direct trellis trellis-2hop trellis-2hop-mtls nginx haproxy})
 
 declare -A IDLE
 for t in "${TARGETS[@]}"; do

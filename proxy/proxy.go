@@ -127,14 +127,13 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 	}
 	p := &Proxy{cfg: cfg, log: cfg.Logger, stats: stats.NewRegistry(), ready: make(chan struct{}), done: make(chan error, 1), stopped: make(chan struct{})}
 	p.up = upstream.NewManager(p.log)
-	if cfg.XDS != "" {
-		id, err := identity.New(PeerIdentity(cfg))
-		if err != nil {
-			return nil, err
-		}
-		p.id = id
-		p.up.Identity = id
+	// With a bootstrap the identity only serves static secrets (a key pair and roots).
+	id, err := identity.New(PeerIdentity(cfg))
+	if err != nil {
+		return nil, err
 	}
+	p.id = id
+	p.up.Identity = id
 	p.builder = table.NewBuilder(p.up, p.stats, p.log)
 	p.srv = router.New(p.id, p.up, p.stats, p.log)
 	p.stats.AddCollector(p.upstreamMetrics)
@@ -217,7 +216,7 @@ func (p *Proxy) Ready() <-chan struct{} { return p.ready }
 // ListenerAddr returns the bound address of a listener ("" when not bound).
 func (p *Proxy) ListenerAddr(name string) string { return p.srv.Addr(name) }
 
-// Identity returns the workload identity (nil in bootstrap mode).
+// Identity returns the workload identity.
 func (p *Proxy) Identity() *identity.Store { return p.id }
 
 // XDSStats returns the ADS client counters (zero in bootstrap mode).

@@ -107,6 +107,22 @@ func (s *Store) SetCertificate(chainPEM []byte) error {
 	return nil
 }
 
+// SetKeyPair installs a certificate chain with its own private key (PEM), for static
+// configurations (a bootstrap's secrets) where no control plane signs the proxy's key.
+func (s *Store) SetKeyPair(chainPEM, keyPEM []byte) error {
+	c, err := tls.X509KeyPair(chainPEM, keyPEM)
+	if err != nil {
+		return fmt.Errorf("tls_certificate: %w", err)
+	}
+	id := SPIFFEOf(c.Leaf)
+	if id == "" {
+		return errors.New("tls_certificate.certificate_chain: the certificate has no spiffe:// URI SAN")
+	}
+	s.cert.Store(&c)
+	s.id.Store(&id)
+	return nil
+}
+
 // SetRoots installs the trust anchors (PEM).
 func (s *Store) SetRoots(pemBytes []byte) error {
 	pool := x509.NewCertPool()

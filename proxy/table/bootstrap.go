@@ -10,6 +10,7 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/anypb"
 	"sigs.k8s.io/yaml"
@@ -19,7 +20,9 @@ import (
 // an Envoy bootstrap (`static_resources: {listeners: [...], clusters: [...]}`, routes inline in the
 // HTTP connection manager or named by RDS and listed under a top-level `route_configs`), or a flat
 // `resources:` list of typed resources (`"@type": type.googleapis.com/envoy.config.listener.v3.Listener`,
-// RouteConfiguration, Cluster, ClusterLoadAssignment).
+// RouteConfiguration, Cluster, ClusterLoadAssignment, Secret). Static secrets named "default"
+// (certificate chain and private key) and "ROOTCA" (trusted_ca) give listeners and clusters mTLS
+// without a control plane.
 func LoadBootstrap(path string) (Resources, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -47,6 +50,7 @@ func ParseBootstrap(name string, data []byte) (Resources, error) {
 		}
 		res.Listeners = b.GetStaticResources().GetListeners()
 		res.Clusters = b.GetStaticResources().GetClusters()
+		res.Secrets = b.GetStaticResources().GetSecrets()
 	}
 	if raw, ok := top["route_configs"]; ok {
 		var list []json.RawMessage
@@ -84,8 +88,10 @@ func ParseBootstrap(name string, data []byte) (Resources, error) {
 				res.Clusters = append(res.Clusters, v)
 			case *endpointv3.ClusterLoadAssignment:
 				res.Endpoints = append(res.Endpoints, v)
+			case *tlsv3.Secret:
+				res.Secrets = append(res.Secrets, v)
 			default:
-				return res, fmt.Errorf("%s: resources[%d]: unsupported type %s (expected Listener, RouteConfiguration, Cluster or ClusterLoadAssignment)", name, i, a.GetTypeUrl())
+				return res, fmt.Errorf("%s: resources[%d]: unsupported type %s (expected Listener, RouteConfiguration, Cluster, ClusterLoadAssignment or Secret)", name, i, a.GetTypeUrl())
 			}
 		}
 	}

@@ -3,8 +3,10 @@ package table
 import (
 	"encoding/pem"
 	"fmt"
+	"os"
 	"strings"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3" // registers the tls_inspector listener filter type
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
@@ -109,25 +111,34 @@ func (b *Builder) applySecrets(secrets []*tlsv3.Secret) error {
 		if s.GetName() != identity.RootSecret {
 			continue
 		}
-		ca := s.GetValidationContext().GetTrustedCa()
-		pemBytes := ca.GetInlineBytes()
-		if len(pemBytes) == 0 {
-			pemBytes = []byte(ca.GetInlineString())
+		pemBytes, err := dataSource(s.GetValidationContext().GetTrustedCa())
+		if err == nil {
+			err = b.Upstream.Identity.SetRoots(pemBytes)
 		}
-		if err := b.Upstream.Identity.SetRoots(pemBytes); err != nil {
-			return fmt.Errorf("secret[%d] %q: validation_context.%w", i, s.GetName(), err)
+		if err != nil {
+			return fmt.Errorf("secret[%d] %q: validation_context.trusted_ca: %w", i, s.GetName(), err)
 		}
 	}
 	for i, s := range secrets {
 		switch s.GetName() {
 		case identity.RootSecret:
 		case identity.CertSecret:
-			cc := s.GetTlsCertificate().GetCertificateChain()
-			pemBytes := cc.GetInlineBytes()
-			if len(pemBytes) == 0 {
-				pemBytes = []byte(cc.GetInlineString())
+			pemBytes, err := dataSource(s.GetTlsCertificate().GetCertificateChain())
+			if err != nil {
+				return fmt.Errorf("secret[%d] %q: tls_certificate.certificate_chain: %w", i, s.GetName(), err)
 			}
-			if c := b.Upstream.Identity.Certificate(); c != nil && string(c.Leaf.Raw) != "" && samePEM(c.Certificate, pemBytes) {
+			if pk := s.GetTlsCertificate().GetPrivateKey(); pk != nil {
+				// A static key pair (bootstrap): the key comes with the certificate.
+				keyPEM, err := dataSource(pk)
+				if err == nil {
+					err = b.Upstream.Identity.SetKeyPair(pemBytes, keyPEM)
+				}
+				if err != nil {
+					return fmt.Errorf("secret[%d] %q: %w", i, s.GetName(), err)
+				}
+				continue
+			}
+			if c := b.Upstream.Identity.Certificate(); c != nil && samePEM(c.Certificate, pemBytes) {
 				continue
 			}
 			if err := b.Upstream.Identity.SetCertificate(pemBytes); err != nil {
@@ -138,6 +149,25 @@ func (b *Builder) applySecrets(secrets []*tlsv3.Secret) error {
 		}
 	}
 	return nil
+}
+
+// dataSource reads an inline or file data source.
+func dataSource(d *corev3.DataSource) ([]byte, error) {
+	switch {
+	case d == nil:
+		return nil, fmt.Errorf("missing")
+	case len(d.GetInlineBytes()) > 0:
+		return d.GetInlineBytes(), nil
+	case d.GetInlineString() != "":
+		return []byte(d.GetInlineString()), nil
+	case d.GetFilename() != "":
+		b, err := os.ReadFile(d.GetFilename())
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("expected inline_bytes, inline_string or filename")
 }
 
 // samePEM reports whether pemBytes encodes exactly the DER chain.
