@@ -122,7 +122,7 @@ func (b *builder) buildClusters() error {
 					return err
 				}
 				b.clusters[name] = c
-				b.res.Subsets = append(b.res.Subsets, Subset{Cluster: name, Service: s.key, Version: v.Name, Labels: v.Labels})
+				b.res.Subsets = append(b.res.Subsets, Subset{Cluster: name, Service: s.key, Version: v.Name, Labels: subsetLabels(s.service, v)})
 			}
 		}
 	}
@@ -346,4 +346,25 @@ func fraction(pct float64) *typev3.FractionalPercent {
 		pct = 100
 	}
 	return &typev3.FractionalPercent{Numerator: uint32(math.Round(pct * 10000)), Denominator: typev3.FractionalPercent_MILLION}
+}
+
+// subsetLabels returns the labels an instance of a service must carry to be in version v: the
+// version's labels without those the service's selector already fixes (every registered
+// instance of the service is one of its pods, whatever labels it reports). Nil for the
+// all-instances subset, and for a version that is the whole service.
+func subsetLabels(s *spec.Service, v spec.Version) map[string]string {
+	if v.Name == "" || s == nil {
+		return v.Labels
+	}
+	sel := s.SelectorLabels()
+	var out map[string]string
+	for k, val := range v.Labels {
+		if sel[k] != val {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = val
+		}
+	}
+	return out
 }

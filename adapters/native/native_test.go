@@ -465,3 +465,30 @@ func TestBadInputIsAnError(t *testing.T) {
 		t.Errorf("unknown version: err = %v", err)
 	}
 }
+
+// TestSubsetLabelsLeaveOutTheSelector checks that a version's subset only requires the labels
+// the service's selector does not already fix: an instance registered under the service that
+// reports just its version label is in the version's subset.
+func TestSubsetLabelsLeaveOutTheSelector(t *testing.T) {
+	ds, err := spec.LoadFile(filepath.Join(adaptertest.CasesDir(t), "custom-selector.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _, err := native.Build(ds[0], adapters.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, s := range res.Subsets {
+		if s.Service != "reviews.shop" || s.Version == "" {
+			continue
+		}
+		found++
+		if len(s.Labels) != 1 || s.Labels["app.kubernetes.io/version"] != s.Version {
+			t.Errorf("subset %s labels = %v, want only app.kubernetes.io/version=%s", s.Cluster, s.Labels, s.Version)
+		}
+	}
+	if found != 2 {
+		t.Errorf("want the subsets of reviews v1 and v2, got %d: %+v", found, res.Subsets)
+	}
+}
