@@ -2,7 +2,13 @@ package controlplane
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"strings"
 	"time"
@@ -171,4 +177,35 @@ func (s *Server) IssuedIdentity(nodeID string) (string, time.Time) {
 		return n.cert.spiffe, n.cert.notAfter
 	}
 	return "", time.Time{}
+}
+
+// IssueKeyPair generates a key and a certificate for a workload identity in a namespace, signed by
+// the mesh CA (ttl 0: the configured lifetime). It is for in-process clients that act as a
+// workload of the mesh, such as a load generator calling a sidecar's inbound listener directly;
+// proxies use the CSR flow instead, so that their keys never leave them.
+func (s *Server) IssueKeyPair(namespace, identity string, ttl time.Duration) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("generating a workload key: %w", err)
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("creating a certificate signing request: %w", err)
+	}
+	id, err := s.spiffeFor(native.NodeInfo{Namespace: namespace, Identity: identity})
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	if ttl <= 0 {
+		ttl = s.opts.CertTTL
+	}
+	chain, _, err := s.CA().Sign(csr, id, ttl)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(chain, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
 }

@@ -259,7 +259,11 @@ func TestForeignAndExpiredCertificatesRefused(t *testing.T) {
 	if err := get(nil); err == nil {
 		t.Fatal("a TLS client without a certificate was accepted")
 	}
-	if err := get(issue(t, env.cp.CA(), frontendID, time.Hour)); err != nil {
+	valid, err := env.cp.IssueKeyPair("mesh", "frontend", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := get(&valid); err != nil {
 		t.Fatalf("a valid mesh certificate was refused: %v", err)
 	}
 	if got := env.seen.Load().(string); got != frontendID {
