@@ -30,7 +30,8 @@ type Broker[T any] struct {
 // several replicas share one database.
 type Observer[T any] interface {
 	// Observe is called once per value, published locally (remote false) or received from another
-	// replica (remote true), before subscribers get it. It must not block for long.
+	// replica (remote true), before subscribers get it. It must not block for long nor call the
+	// broker (the broker's lock is held).
 	Observe(v T, remote bool)
 	// Lost is called when values from other replicas may have been missed (the connection that
 	// receives them was re-established): anything derived from past values must be dropped.
