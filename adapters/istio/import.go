@@ -30,7 +30,7 @@ type importer struct {
 	// kubeSel holds the selectors of the Kubernetes Services among the objects, by namespace/name.
 	kubeSel map[string]map[string]string
 	// selCands holds, by namespace/service, the labels of the workload selectors naming a service.
-	selCands map[string][]map[string]string
+	selCands map[string][]selectorCandidate
 }
 
 // Import builds a design from Istio objects (and Kubernetes Services, which give ports and

@@ -16,7 +16,15 @@ var nameLabels = []string{"app.kubernetes.io/name", "service", "k8s-app", "name"
 // selectorApp returns the design service an object's workload selector (selector.matchLabels)
 // selects, "" when it has none or its labels name no service.
 func (im *importer) selectorApp(o *unstructured.Unstructured, s map[string]any) string {
-	return im.labelsService(o.GetNamespace(), mp(mp(s, "selector"), "matchLabels"))
+	return im.labelsService(o, "spec.selector.matchLabels", mp(mp(s, "selector"), "matchLabels"))
+}
+
+// selectorCandidate is the labels of one workload selector naming a service.
+type selectorCandidate struct {
+	labels map[string]string
+	// obj and field locate the selector, for warnings.
+	obj   *unstructured.Unstructured
+	field string
 }
 
 // labelsService resolves workload-selector labels to a service name: a Kubernetes Service whose
@@ -24,7 +32,8 @@ func (im *importer) selectorApp(o *unstructured.Unstructured, s map[string]any) 
 // value names a known service, else a conventional name label (nameLabels). Labels that select
 // a gateway resolve to "". The labels are remembered as a selector candidate of the service;
 // candidates become the service's selector when the import finishes (see selectors).
-func (im *importer) labelsService(ns string, raw map[string]any) string {
+func (im *importer) labelsService(o *unstructured.Unstructured, field string, raw map[string]any) string {
+	ns := o.GetNamespace()
 	labels := map[string]string{}
 	for k, v := range raw {
 		if s, ok := v.(string); ok {
@@ -78,16 +87,17 @@ func (im *importer) labelsService(ns string, raw map[string]any) string {
 	}
 	key := ns + "/" + name
 	if im.selCands == nil {
-		im.selCands = map[string][]map[string]string{}
+		im.selCands = map[string][]selectorCandidate{}
 	}
-	im.selCands[key] = append(im.selCands[key], labels)
+	im.selCands[key] = append(im.selCands[key], selectorCandidate{labels: labels, obj: o, field: field})
 	return name
 }
 
 // selectors sets the selector of every service that has none yet (no Kubernetes Service gave
 // it): the labels every workload selector naming the service shares, unless they carry the
-// default app=<name> (the default then fits; extra labels restrict a policy to some pods);
-// else, from its versions when they contradict the default. What cannot be expressed is
+// default app=<name> (the default then fits; extra labels restrict a policy to some pods) and
+// leaving out labels a version gives another value (a policy of one version); else, from its
+// versions when they contradict the default. What cannot be expressed is
 // reported.
 func (im *importer) selectors() {
 	for _, k := range im.order {
@@ -96,7 +106,13 @@ func (im *importer) selectors() {
 			continue
 		}
 		if cands := im.selCands[k]; len(cands) > 0 {
-			if common := spec.CommonLabels(cands...); len(common) > 0 && common[AppLabel] != s.Name && labelsAgree(common, s.Versions) {
+			sets := make([]map[string]string, len(cands))
+			for i, c := range cands {
+				sets[i] = c.labels
+			}
+			common := spec.CommonLabels(sets...)
+			dropVersionKeys(common, s.Versions)
+			if len(common) > 0 && common[AppLabel] != s.Name {
 				s.Selector = common
 			}
 		}
@@ -104,6 +120,30 @@ func (im *importer) selectors() {
 			im.warnings = append(im.warnings, adapters.Warning{Path: "DestinationRule " + k + ": spec.subsets", Mesh: Name, Feature: adapters.FeatureWeightedSplit, Severity: adapters.SeverityWarning,
 				Lost: "the subsets select pods with different app labels and share no label: no selector covers service " + s.Name + "; set its selector (and the versions' labels) by hand"})
 		}
+		im.narrowSelectors(s, im.selCands[k])
+	}
+}
+
+// narrowSelectors reports the workload selectors of a service that select only some of its pods
+// (labels beyond the service's selector, such as version=v2): the design applies their policies
+// to the whole service.
+func (im *importer) narrowSelectors(s *spec.Service, cands []selectorCandidate) {
+	sel := s.SelectorLabels()
+	seen := map[string]bool{}
+	for _, c := range cands {
+		var extra []string
+		for _, l := range sortedKeys(c.labels) {
+			if sel[l] != c.labels[l] {
+				extra = append(extra, l+"="+c.labels[l])
+			}
+		}
+		ref := c.obj.GetKind() + "/" + c.obj.GetNamespace() + "/" + c.obj.GetName()
+		if len(extra) == 0 || seen[ref] {
+			continue
+		}
+		seen[ref] = true
+		im.warn(c.obj, c.field, "", "selects only the pods of "+s.Name+" also labelled "+strings.Join(extra, ", ")+
+			": the design has no per-pod policies, so it applies to every pod of the service")
 	}
 }
 
@@ -134,16 +174,16 @@ func labelsInclude(labels, sel map[string]string) bool {
 	return true
 }
 
-// labelsAgree reports whether no version gives a label of sel another value.
-func labelsAgree(sel map[string]string, versions []spec.Version) bool {
+// dropVersionKeys removes from sel the labels some version gives another value: they restrict
+// a policy to one version (as version=v2 does), they do not select the service.
+func dropVersionKeys(sel map[string]string, versions []spec.Version) {
 	for _, v := range versions {
 		for k, val := range v.Labels {
 			if s, ok := sel[k]; ok && s != val {
-				return false
+				delete(sel, k)
 			}
 		}
 	}
-	return true
 }
 
 // isDNSLabel reports whether s can be a service name (a DNS-1123 label).

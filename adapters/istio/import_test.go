@@ -111,6 +111,22 @@ spec:
   selector: {matchLabels: {app.kubernetes.io/name: reviews, app.kubernetes.io/part-of: bookinfo, app.kubernetes.io/version: v1}}
   mtls: {mode: PERMISSIVE}
 ---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: cart-v2-only, namespace: shop}
+spec:
+  selector: {matchLabels: {app.kubernetes.io/name: cart, version: v2}}
+  rules: [{from: [{source: {namespaces: [shop]}}]}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: cart, namespace: shop}
+spec:
+  host: cart
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
 apiVersion: v1
 kind: Service
 metadata: {name: ratings, namespace: shop}
@@ -149,6 +165,13 @@ spec:
 			t.Errorf("unexpected loss: %s %s", w.Path, w.Lost)
 		}
 	}
+	narrowed := false
+	for _, w := range ws {
+		narrowed = narrowed || (strings.HasPrefix(w.Path, "AuthorizationPolicy shop/cart-v2-only: spec.selector.matchLabels") && strings.Contains(w.Lost, "version=v2"))
+	}
+	if !narrowed {
+		t.Errorf("no warning that cart-v2-only selects only version=v2 pods: %v", ws)
+	}
 	got := map[string]map[string]string{}
 	for _, s := range d.Spec.Services {
 		got[s.Name] = s.Selector
@@ -157,13 +180,14 @@ spec:
 		"reviews": {"app.kubernetes.io/name": "reviews", "app.kubernetes.io/part-of": "bookinfo"},
 		"ratings": {"service": "ratings"},
 		"details": {"app": "details-app"},
+		"cart":    {"app.kubernetes.io/name": "cart"},
 	}
 	for name, sel := range want {
 		if !reflect.DeepEqual(got[name], sel) {
 			t.Errorf("service %s: selector %v, want %v", name, got[name], sel)
 		}
 	}
-	if sec := d.Spec.Security; sec == nil || len(sec.Access) != 1 || sec.Access[0].Destination != "reviews" || len(sec.RequestAuthentication) != 1 || sec.RequestAuthentication[0].Services[0] != "ratings" {
+	if sec := d.Spec.Security; sec == nil || len(sec.Access) != 2 || len(sec.RequestAuthentication) != 1 || sec.RequestAuthentication[0].Services[0] != "ratings" {
 		t.Errorf("policies not attached to the selected services: %+v", d.Spec.Security)
 	}
 	if vs := d.Validate(); len(vs) > 0 {

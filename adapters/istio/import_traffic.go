@@ -490,7 +490,7 @@ func unquoteMeta(s string) (string, error) {
 // ---- EnvoyFilter (local rate limit) ----
 
 func (im *importer) envoyFilter(o *unstructured.Unstructured, s map[string]any) {
-	app := im.labelsService(o.GetNamespace(), mp(mp(s, "workloadSelector"), "labels"))
+	app := im.labelsService(o, "spec.workloadSelector.labels", mp(mp(s, "workloadSelector"), "labels"))
 	for _, p := range list(s, "configPatches") {
 		pm, _ := p.(map[string]any)
 		value := mp(mp(pm, "patch"), "value")
