@@ -137,8 +137,13 @@ func (s *Store) SaveDesign(ctx context.Context, name string, content []byte, exp
 	sum := sha256.Sum256(canonical)
 	digest := hex.EncodeToString(sum[:])
 	var res SaveResult
+	var saved Design
+	// The name's write lock orders this process's cache updates like the commits.
+	unlock := s.heads.lock(name)
+	defer unlock()
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		now := time.Now().UTC()
+		// Microseconds: what PostgreSQL keeps, so the saved records equal the ones read back.
+		now := time.Now().UTC().Truncate(time.Microsecond)
 		var design Design
 		err := s.lockForUpdate(tx).Where("name = ?", name).Take(&design).Error
 		rev := DesignRevision{Content: string(canonical), SHA256: digest, Author: info.Author, Message: info.Message, CreatedAt: now}
@@ -175,17 +180,26 @@ func (s *Store) SaveDesign(ctx context.Context, name string, content []byte, exp
 				return &ConflictError{Name: name, Expected: expected, Head: -1}
 			}
 			rev.DesignID, rev.Number, rev.ParentID = design.ID, expected+1, &head.ID
+			design.HeadRevision, design.UpdatedAt = expected+1, now
 		}
 		if err := tx.Create(&rev).Error; err != nil {
 			return err
 		}
-		res.Revision, res.Created = &rev, true
+		res.Revision, res.Created, saved = &rev, true, design
 		return recordEvent(tx, info.Author, "design.save", "design", name, map[string]any{
 			"revision": rev.Number, "sha256": digest, "message": info.Message,
 		})
 	})
 	if err != nil {
-		return nil, s.conflictOr(ctx, name, expected, err)
+		err = s.conflictOr(ctx, name, expected, err)
+		if !errors.Is(err, ErrConflict) {
+			s.heads.forget() // the commit may or may not have happened
+		}
+		return nil, err
+	}
+	if res.Created {
+		r := *res.Revision
+		s.heads.write(name, &saved, &r)
 	}
 	return &res, nil
 }
@@ -228,6 +242,8 @@ func (s *Store) lockForUpdate(tx *gorm.DB) *gorm.DB {
 // expected is not 0 it must be the head revision (else *ConflictError). The audit event is
 // written in the same transaction.
 func (s *Store) DeleteDesign(ctx context.Context, name string, expected int, actor string) error {
+	unlock := s.heads.lock(name)
+	defer unlock()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var design Design
 		err := s.lockForUpdate(tx).Where("name = ?", name).Take(&design).Error
@@ -256,9 +272,13 @@ func (s *Store) DeleteDesign(ctx context.Context, name string, expected int, act
 		}
 		return recordEvent(tx, actor, "design.delete", "design", name, map[string]any{"headRevision": design.HeadRevision})
 	})
+	if err == nil {
+		s.heads.write(name, nil, nil)
+	}
 	var nf *NotFoundError
 	var ce *ConflictError
 	if err != nil && !errors.As(err, &nf) && !errors.As(err, &ce) {
+		s.heads.forget() // the commit may or may not have happened
 		return fmt.Errorf("deleting design %q: %w", name, err)
 	}
 	return err
@@ -279,6 +299,10 @@ func (s *Store) GetDesign(ctx context.Context, name string) (*Design, error) {
 
 // Revision returns revision number of the named design; number 0 means the head.
 func (s *Store) Revision(ctx context.Context, name string, number int) (*DesignRevision, error) {
+	if number == 0 {
+		_, head, err := s.DesignHead(ctx, name)
+		return head, err
+	}
 	d, err := s.GetDesign(ctx, name)
 	if err != nil {
 		return nil, err

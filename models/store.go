@@ -40,6 +40,9 @@ type Config struct {
 	Database string
 	// Logger receives gorm's logs. Default: discarded (statements may carry secrets' hashes).
 	Logger logger.Interface
+	// HeadValidation says how DesignHead trusts its cache of design heads. Default: HeadTrust on
+	// SQLite (one writing process per file), HeadVerify on PostgreSQL (several replicas).
+	HeadValidation HeadValidation
 }
 
 // Store reads and writes Trellis's records. It is safe for concurrent use.
@@ -47,6 +50,10 @@ type Store struct {
 	db        *gorm.DB
 	dialect   Dialect
 	authCache sync.Map // token hash -> authEntry
+
+	heads          *headCache
+	headValidation HeadValidation
+	stmts          headStatements
 }
 
 // Open connects to the configured database, applies pending migrations and returns the store.
@@ -80,7 +87,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		sqlDB.SetMaxIdleConns(32)
 	}
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: db, dialect: dialect}
+	s := &Store{db: db, dialect: dialect, heads: newHeadCache(), headValidation: cfg.HeadValidation}
+	switch s.headValidation {
+	case "":
+		s.headValidation = headValidationFor(dialect)
+	case HeadTrust, HeadVerify, HeadNoCache:
+	default:
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("opening store: unknown head validation %q: expected %q, %q or %q", cfg.HeadValidation, HeadTrust, HeadVerify, HeadNoCache)
+	}
 	if err := s.Ping(ctx); err != nil {
 		_ = sqlDB.Close()
 		return nil, err
@@ -160,6 +175,13 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close releases the database connections.
 func (s *Store) Close() error {
+	s.stmts.once.Do(func() { s.stmts.err = errors.New("the store is closed") })
+	if s.stmts.version != nil {
+		_ = s.stmts.version.Close()
+	}
+	if s.stmts.full != nil {
+		_ = s.stmts.full.Close()
+	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err

@@ -144,13 +144,18 @@ func (r *mutationResolver) DeleteDesign(ctx context.Context, name string, expect
 
 // Design is the resolver for the design field.
 func (r *queryResolver) Design(ctx context.Context, name string) (*models.Design, error) {
-	d, err := r.Store.GetDesign(ctx, name)
+	// The design comes with its head revision (usually from the store's cache), so that the head
+	// field costs nothing more.
+	d, head, err := r.Store.DesignHead(ctx, name)
 	if err != nil {
 		if isNotFound(err) {
 			return nil, nil
 		}
 		return nil, r.toGraphQLError(ctx, err)
 	}
+	l := r.loadersFor(ctx)
+	l.headByDesign.prime(d.ID, head)
+	l.designByID.prime(d.ID, d)
 	return d, nil
 }
 

@@ -81,6 +81,20 @@ func (l *loader[K, V]) load(ctx context.Context, key K) (V, bool, error) {
 	return v, ok, b.err
 }
 
+// prime stores a value already known for key (for example read together with its parent), so
+// that load returns it without a fetch. A key already loaded or loading keeps its batch.
+func (l *loader[K, V]) prime(key K, v V) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.cache[key]; ok {
+		return
+	}
+	b := &batch[K, V]{keys: []K{key}, done: make(chan struct{}), res: map[K]V{key: v}}
+	b.once.Do(func() {})
+	close(b.done)
+	l.cache[key] = b
+}
+
 // inList reports whether the field being resolved belongs to an element of a list (where its
 // siblings will ask for more keys).
 func inList(ctx context.Context) bool {
