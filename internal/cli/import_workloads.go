@@ -175,17 +175,24 @@ func setIdentities(d *spec.Design, objs []*unstructured.Unstructured) []string {
 	}
 	var wls []workload
 	selectors := map[string]map[string]string{}
+	// Objects without a namespace (none of the inputs had one) are in the design's namespace.
+	nsOf := func(o *unstructured.Unstructured) string {
+		if n := o.GetNamespace(); n != "" {
+			return n
+		}
+		return d.Metadata.Namespace
+	}
 	for _, o := range objs {
 		if o.GetKind() == "Service" && o.GroupVersionKind().Group == "" {
 			sel, _, _ := unstructured.NestedStringMap(o.Object, "spec", "selector")
-			selectors[o.GetNamespace()+"/"+o.GetName()] = sel
+			selectors[nsOf(o)+"/"+o.GetName()] = sel
 			continue
 		}
 		if !isWorkloadObject(o) {
 			continue
 		}
 		if labels, sa, ok := podTemplate(o); ok && sa != "" {
-			wls = append(wls, workload{o.GetNamespace(), sa, labels})
+			wls = append(wls, workload{nsOf(o), sa, labels})
 		}
 	}
 	var notes []string

@@ -1,9 +1,11 @@
 // Package realworld runs `trellis import` over inputs shaped like the mesh configurations other
 // projects publish (Istio samples, Linkerd docs, Consul tutorials, SMI and GAMMA examples, App
 // Mesh walkthroughs), then validates and translates the imported designs for every mesh.
-// The inputs under testdata are written for these tests, modelled on the variants seen in
-// those projects (mixed API versions, CamelCase and snake_case Consul entries, Lists, CRLF,
-// templates), not copied from them.
+// The inputs directly under testdata are written for these tests, modelled on the variants seen
+// in those projects (mixed API versions, CamelCase and snake_case Consul entries, Lists, CRLF,
+// templates). The inputs under testdata/upstream are the projects' own published
+// configurations (see testdata/upstream/SOURCES.md for origins and licences); upstream_test.go
+// imports them and round-trips them through their mesh.
 package realworld
 
 import (

@@ -1,0 +1,612 @@
+package realworld
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/trellis-mesh/trellis/internal/cli"
+	"github.com/trellis-mesh/trellis/spec"
+)
+
+// upstreamCase is one configuration published by another project (testdata/upstream; SOURCES.md
+// names each file's repository, path, commit and licence), imported as a new user would.
+type upstreamCase struct {
+	name   string
+	source string
+	inputs []string // files or directories under testdata/upstream
+	// exit is the expected exit code of the import (ExitOK unless said otherwise).
+	exit int
+	// warnings must each appear on stderr; absent lists warnings that must not.
+	warnings, absent []string
+	// check asserts the key facts of the design; it runs again on the round trip unless
+	// rtCheck says what survives it.
+	check, rtCheck func(t *testing.T, d *spec.Design)
+	// roundTrip is the mesh the design is translated back to and imported from again ("" for
+	// none): the check must still hold.
+	roundTrip string
+}
+
+func accessRule(t *testing.T, d *spec.Design, name string) spec.AccessRule {
+	t.Helper()
+	if d.Spec.Security != nil {
+		for _, r := range d.Spec.Security.Access {
+			if r.Name == name {
+				return r
+			}
+		}
+		// Round trips may rename rules; fall back to the destination named by the rule name.
+	}
+	t.Fatalf("no access rule %q in %s", name, mustYAML(d.Spec.Security))
+	return spec.AccessRule{}
+}
+
+func accessTo(d *spec.Design, dest string, action spec.PolicyAction) []spec.AccessRule {
+	var out []spec.AccessRule
+	if d.Spec.Security == nil {
+		return nil
+	}
+	for _, r := range d.Spec.Security.Access {
+		a := r.Action
+		if a == "" {
+			a = spec.ActionAllow
+		}
+		if r.Destination == dest && a == action {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func service(t *testing.T, d *spec.Design, name string) spec.Service {
+	t.Helper()
+	for _, s := range d.Spec.Services {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("no service %q among %v", name, serviceNames(d))
+	return spec.Service{}
+}
+
+func serviceNames(d *spec.Design) []string {
+	var out []string
+	for _, s := range d.Spec.Services {
+		out = append(out, s.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sourcesString(ss []spec.Source) string {
+	var out []string
+	for _, s := range ss {
+		switch {
+		case s.Service != "":
+			out = append(out, "service:"+s.Service)
+		case s.Identity != "":
+			out = append(out, "identity:"+s.Identity)
+		default:
+			out = append(out, "namespace:"+s.Namespace)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func mustYAML(v any) string {
+	b, _ := yaml.Marshal(v)
+	return string(b)
+}
+
+// routeTo returns the routes of svc whose first match has the given header (exact).
+func routeWithHeader(t *testing.T, d *spec.Design, svc, name, value string) spec.Route {
+	t.Helper()
+	for _, r := range policy(t, d, svc).Routes {
+		if header(r, name) == value {
+			return r
+		}
+	}
+	t.Fatalf("no route of %s matches %s: %s in %s", svc, name, value, mustYAML(policy(t, d, svc)))
+	return spec.Route{}
+}
+
+func lastRoute(t *testing.T, d *spec.Design, svc string) spec.Route {
+	t.Helper()
+	rs := policy(t, d, svc).Routes
+	if len(rs) == 0 {
+		t.Fatalf("no route for %s", svc)
+	}
+	return rs[len(rs)-1]
+}
+
+var upstreamCases = []upstreamCase{
+	{
+		name: "istio bookinfo directory (manifests, mTLS DestinationRules, 80/20 split, ingress gateway)", source: "istio",
+		inputs: []string{"istio-bookinfo"},
+		warnings: []string{
+			"Gateway /bookinfo-gateway: kind not imported: networking.istio.io/v1alpha3 Gateway",
+			"VirtualService /bookinfo: spec.gateways: routes bound only to ingress gateways (bookinfo-gateway) are outside the mesh design",
+			"imported 21 objects from 4 files (istio): 4 services, 0 external services, 1 traffic policies, 0 access rules; 2 warnings; 10 workload objects read for identities only",
+		},
+		absent: []string{"kind not imported: apps/v1 Deployment", "kind not imported: v1 ServiceAccount"},
+		check: func(t *testing.T, d *spec.Design) {
+			if got := split("reviews", policy(t, d, "reviews").Routes[0]); got != "reviews/v1=80,reviews/v2=20" {
+				t.Errorf("reviews split = %s, want v1 80 / v2 20", got)
+			}
+			if got := serviceNames(d); strings.Join(got, ",") != "details,productpage,ratings,reviews" {
+				t.Errorf("services = %v", got)
+			}
+			for _, n := range []string{"details", "productpage", "ratings", "reviews"} {
+				s := service(t, d, n)
+				if s.Identity != "bookinfo-"+n {
+					t.Errorf("%s identity = %q, want bookinfo-%s (its Deployment's service account)", n, s.Identity, n)
+				}
+				if len(s.Ports) != 1 || s.Ports[0].Port != 9080 || s.Protocol != spec.ProtocolHTTP {
+					t.Errorf("%s ports/protocol = %+v %s, want http 9080", n, s.Ports, s.Protocol)
+				}
+			}
+			if vs := service(t, d, "ratings").Versions; len(vs) != 4 || vs[3].Name != "v2-mysql-vm" {
+				t.Errorf("ratings versions = %+v, want the four DestinationRule subsets", vs)
+			}
+		},
+		roundTrip: "istio",
+	},
+	{
+		name: "istio reviews: jason to v2, everyone else to v3", source: "istio",
+		inputs: []string{"istio-bookinfo/bookinfo.yaml", "istio-bookinfo/destination-rule-all-mtls.yaml", "istio/virtual-service-reviews-jason-v2-v3.yaml"},
+		check: func(t *testing.T, d *spec.Design) {
+			if got := split("reviews", routeWithHeader(t, d, "reviews", "end-user", "jason")); got != "reviews/v2=100" {
+				t.Errorf("jason route = %s, want reviews/v2", got)
+			}
+			if got := split("reviews", lastRoute(t, d, "reviews")); got != "reviews/v3=100" {
+				t.Errorf("default route = %s, want reviews/v3", got)
+			}
+		},
+		roundTrip: "istio",
+	},
+	{
+		name: "istio ratings: HTTP 500 abort for jason", source: "istio",
+		inputs: []string{"istio-bookinfo/bookinfo.yaml", "istio-bookinfo/destination-rule-all-mtls.yaml", "istio/virtual-service-ratings-test-abort.yaml"},
+		check: func(t *testing.T, d *spec.Design) {
+			r := routeWithHeader(t, d, "ratings", "end-user", "jason")
+			if r.Fault == nil || r.Fault.Abort == nil || r.Fault.Abort.HTTPStatus != 500 || r.Fault.Abort.Percent != 100 {
+				t.Errorf("abort = %s, want 500 for 100%%", mustYAML(r.Fault))
+			}
+			if lastRoute(t, d, "ratings").Fault != nil {
+				t.Errorf("the default route must not abort")
+			}
+		},
+		roundTrip: "istio",
+	},
+	{
+		name: "istio ratings: 7s delay for jason", source: "istio",
+		inputs: []string{"istio-bookinfo/bookinfo.yaml", "istio-bookinfo/destination-rule-all-mtls.yaml", "istio/virtual-service-ratings-test-delay.yaml"},
+		check: func(t *testing.T, d *spec.Design) {
+			r := routeWithHeader(t, d, "ratings", "end-user", "jason")
+			if r.Fault == nil || r.Fault.Delay == nil || r.Fault.Delay.Fixed.String() != "7s" || r.Fault.Delay.Percent != 100 {
+				t.Errorf("delay = %s, want 7s for 100%%", mustYAML(r.Fault))
+			}
+		},
+		roundTrip: "istio",
+	},
+	{
+		name: "istio authz-http task: allow-nothing plus per-service viewers", source: "istio",
+		inputs: []string{"istio/authz-http.yaml", "istio-bookinfo/bookinfo.yaml"},
+		check: func(t *testing.T, d *spec.Design) {
+			if d.Spec.Security == nil || d.Spec.Security.DefaultPolicy != spec.ActionDeny {
+				t.Fatalf("allow-nothing must make the default policy deny: %s", mustYAML(d.Spec.Security))
+			}
+			want := map[string]string{"details": "service:productpage", "reviews": "service:productpage", "ratings": "service:reviews", "productpage": "namespace:*"}
+			for dest, src := range want {
+				rs := accessTo(d, dest, spec.ActionAllow)
+				if len(rs) != 1 || sourcesString(rs[0].Sources) != src || len(rs[0].When) != 1 || strings.Join(rs[0].When[0].Methods, ",") != "GET" {
+					t.Errorf("access to %s = %s, want GET from %s", dest, mustYAML(rs), src)
+				}
+			}
+			if got := service(t, d, "productpage").Identity; got != "bookinfo-productpage" {
+				t.Errorf("productpage identity = %q, want bookinfo-productpage (the principal of the policies)", got)
+			}
+		},
+		roundTrip: "istio",
+	},
+	{
+		name: "istio authz-jwt task: requestPrincipals require the token", source: "istio",
+		inputs: []string{"istio/authz-jwt.yaml", "istio/httpbin.yaml"},
+		warnings: []string{
+			`AuthorizationPolicy foo/require-jwt: spec.rules[0]: from[0].source.requestPrincipals "testing@secure.istio.io/testing@secure.istio.io" (subject "testing@secure.istio.io"): the design requires a valid token of the issuer but cannot restrict its subject or claims; any valid token is accepted (broader than the source)`,
+			`AuthorizationPolicy foo/require-jwt: spec.rules[0]: when[0] "request.auth.claims[groups]"`,
+		},
+		check: func(t *testing.T, d *spec.Design) {
+			sec := d.Spec.Security
+			if sec == nil || len(sec.RequestAuthentication) != 1 {
+				t.Fatalf("JWT rules = %s", mustYAML(sec))
+			}
+			j := sec.RequestAuthentication[0]
+			if j.Issuer != "testing@secure.istio.io" || j.Optional || strings.Join(j.Services, ",") != "httpbin" || !strings.HasSuffix(j.JWKSURI, "/jwks.json") {
+				t.Errorf("JWT rule = %+v, want a required token of testing@secure.istio.io on httpbin", j)
+			}
+			rs := accessTo(d, "httpbin", spec.ActionAllow)
+			if len(rs) != 1 || sourcesString(rs[0].Sources) != "namespace:*" {
+				t.Errorf("access to httpbin = %s, want allow from any (token holder)", mustYAML(rs))
+			}
+			if d.Metadata.Namespace != "foo" || service(t, d, "httpbin").Namespace != "foo" {
+				t.Errorf("httpbin.yaml (applied with -n foo) must land in foo: %s / %+v", d.Metadata.Namespace, service(t, d, "httpbin"))
+			}
+		},
+		roundTrip: "istio",
+	},
+	{
+		name: "istio authz-deny task: notValues cannot narrow the deny", source: "istio",
+		inputs: []string{"istio/authz-deny.yaml", "istio/httpbin.yaml"},
+		warnings: []string{
+			`AuthorizationPolicy foo/deny-method-get: spec.rules[0]: the design cannot express when[0]: condition "request.headers[x-token]" with notValues [admin]: the deny applies without that restriction (stricter than the source)`,
+		},
+		check: func(t *testing.T, d *spec.Design) {
+			deny := accessTo(d, "httpbin", spec.ActionDeny)
+			if len(deny) != 1 || sourcesString(deny[0].Sources) != "namespace:*" || len(deny[0].When) != 1 || strings.Join(deny[0].When[0].Methods, ",") != "GET" {
+				t.Errorf("deny = %s, want GET denied from any caller", mustYAML(deny))
+			}
+			allow := accessTo(d, "httpbin", spec.ActionAllow)
+			if len(allow) != 1 || len(allow[0].When) != 1 || strings.Join(allow[0].When[0].Paths, ",") != "/ip" {
+				t.Errorf("allow = %s, want /ip", mustYAML(allow))
+			}
+		},
+		roundTrip: "istio",
+	},
+	{
+		name: "istio ingress ipBlocks policies stay out of the mesh design", source: "istio",
+		inputs: []string{"istio/authz-ingress.yaml", "istio/httpbin.yaml"},
+		warnings: []string{
+			"AuthorizationPolicy foo/ingress-policy: spec.selector: the policy protects an ingress or egress gateway, which is outside the mesh design: dropped",
+			"AuthorizationPolicy istio-system/ingress-deny: spec.selector: the policy protects an ingress or egress gateway",
+		},
+		absent: []string{"istio-ingressgateway\n"},
+		check: func(t *testing.T, d *spec.Design) {
+			if got := serviceNames(d); strings.Join(got, ",") != "httpbin" {
+				t.Errorf("services = %v, want only httpbin (no fabricated gateway service)", got)
+			}
+			if d.Spec.Security != nil && len(d.Spec.Security.Access) > 0 {
+				t.Errorf("gateway policies imported as access rules: %s", mustYAML(d.Spec.Security.Access))
+			}
+		},
+	},
+	{
+		name: "istio circuit breaking task (deprecated consecutiveErrors)", source: "istio",
+		inputs: []string{"istio/httpbin.yaml", "istio/circuit-breaker.yaml"},
+		warnings: []string{
+			"DestinationRule /httpbin: spec.trafficPolicy.outlierDetection.consecutiveErrors: counts gateway errors (502, 503, 504) only: imported as consecutive5xx 1",
+		},
+		check: func(t *testing.T, d *spec.Design) {
+			r := policy(t, d, "httpbin").Resilience
+			if r == nil || r.Connections == nil || r.Connections.Max != 1 || r.Connections.MaxPendingRequests != 1 || r.Connections.MaxRequestsPerConnection != 1 {
+				t.Fatalf("connection limits = %s", mustYAML(r))
+			}
+			od := r.OutlierDetection
+			if od == nil || od.Consecutive5xx != 1 || od.Interval.String() != "1s" || od.BaseEjectionTime.String() != "3m0s" || od.MaxEjectionPercent != 100 {
+				t.Errorf("outlier detection = %s, want 1 error, 1s, 3m, 100%%", mustYAML(od))
+			}
+		},
+		roundTrip: "istio",
+	},
+	{
+		name: "istio egress ServiceEntry for googleapis", source: "istio",
+		inputs: []string{"istio/egress-rule-google-apis.yaml", "istio/httpbin.yaml"},
+		check: func(t *testing.T, d *spec.Design) {
+			if len(d.Spec.ExternalServices) != 1 {
+				t.Fatalf("external services = %s", mustYAML(d.Spec.ExternalServices))
+			}
+			e := d.Spec.ExternalServices[0]
+			if e.Name != "googleapis" || strings.Join(e.Hosts, ",") != "www.googleapis.com" || len(e.Ports) != 1 || e.Ports[0].Port != 443 || e.Protocol != spec.ProtocolHTTP {
+				t.Errorf("external service = %+v", e)
+			}
+		},
+		roundTrip: "istio",
+	},
+	{
+		name: "istio WasmPlugin on the ingress gateway is not applied mesh-wide", source: "istio",
+		inputs: []string{"istio/wasm-basic-auth.yaml", "istio/httpbin.yaml"},
+		warnings: []string{"WasmPlugin istio-system/basic-auth: spec.selector: the plugin runs on an ingress or egress gateway, which is outside the mesh design: dropped"},
+		check: func(t *testing.T, d *spec.Design) {
+			if len(d.Spec.Extensions) != 0 {
+				t.Errorf("extensions = %s, want none (the plugin protects the gateway only)", mustYAML(d.Spec.Extensions))
+			}
+		},
+	},
+	{
+		name: "linkerd emojivoto: legacy Server + ServerAuthorization on a named port", source: "linkerd",
+		inputs: []string{"linkerd/emojivoto.yml", "linkerd/restricting-access.yaml"},
+		absent: []string{"named ports are not resolved", "legacy ServerAuthorization is not imported"},
+		check: func(t *testing.T, d *spec.Design) {
+			rs := accessTo(d, "voting-svc", spec.ActionAllow)
+			if len(rs) != 1 {
+				t.Fatalf("access to voting-svc = %s", mustYAML(d.Spec.Security))
+			}
+			src := sourcesString(rs[0].Sources)
+			if src != "identity:web" && src != "service:web-svc" {
+				t.Errorf("voting-grpc sources = %s, want the web service account", src)
+			}
+			if len(rs[0].When) != 1 || len(rs[0].When[0].Ports) != 1 || rs[0].When[0].Ports[0] != 8080 {
+				t.Errorf("voting-grpc ports = %s, want the grpc port 8080 (named port resolved)", mustYAML(rs[0].When))
+			}
+			v := service(t, d, "voting-svc")
+			if v.Protocol != spec.ProtocolGRPC || v.Identity != "voting" {
+				t.Errorf("voting-svc = %+v, want grpc with identity voting", v)
+			}
+		},
+		roundTrip: "linkerd",
+	},
+	{
+		name: "linkerd rate limiting task: per-identity limit is reported", source: "linkerd",
+		inputs: []string{"linkerd/emojivoto.yml", "linkerd/rate-limiting.yaml"},
+		warnings: []string{"HTTPLocalRateLimitPolicy/emojivoto/web-http: only a total limit maps onto the design: per-identity limits are not imported"},
+		check: func(t *testing.T, d *spec.Design) {
+			sec := d.Spec.Security
+			if sec == nil || len(sec.MTLSOverrides) != 1 || sec.MTLSOverrides[0].Service != "web-svc" || sec.MTLSOverrides[0].Mode != spec.MTLSPermissive {
+				t.Errorf("accessPolicy all-unauthenticated = %s, want web-svc permissive", mustYAML(sec))
+			}
+		},
+	},
+	{
+		name: "linkerd egress task: EgressNetwork routes are named, not silently dropped", source: "linkerd",
+		inputs: []string{"linkerd/egress.yaml"},
+		warnings: []string{
+			"EgressNetwork/egress-test/all-egress-traffic: kind EgressNetwork (policy.linkerd.io/v1alpha1) is not imported",
+			"TLSRoute/egress-test/tls-egress: kind TLSRoute (gateway.networking.k8s.io/v1alpha2) is not imported",
+			"HTTPRoute/egress-test/httpbin-get: spec.parentRefs: the route's parents (EgressNetwork) are not Services or Servers",
+		},
+		check: func(t *testing.T, d *spec.Design) {
+			if s := service(t, d, "internal-egress"); len(s.Ports) != 1 || s.Ports[0].Port != 80 {
+				t.Errorf("internal-egress = %+v", s)
+			}
+			if len(d.Spec.Traffic) != 0 {
+				t.Errorf("egress routes imported as mesh routes: %s", mustYAML(d.Spec.Traffic))
+			}
+		},
+	},
+	{
+		name: "consul-k8s CRD fixtures (consul.hashicorp.com/v1): intentions, redirect, router, splitter", source: "consul",
+		inputs: []string{"consul/crds-oss.yaml"},
+		warnings: []string{
+			"IngressGateway ingress-gateway (consul.hashicorp.com/v1): consul kind IngressGateway is not imported: gateways are outside the mesh design",
+			`ServiceDefaults/defaults.spec.upstreamConfig.overrides[0]: upstream "foo" is not a service of the input`,
+			`ServiceDefaults/defaults.spec.upstreamConfig.overrides[0].passiveHealthCheck.enforcing_consecutive_5xx: field "enforcing_consecutive_5xx" has no equivalent in the design`,
+		},
+		absent: []string{"is not a Consul object"},
+		check: func(t *testing.T, d *spec.Design) {
+			rs := accessTo(d, "svc1", spec.ActionAllow)
+			if len(rs) != 2 {
+				t.Fatalf("access to svc1 = %s", mustYAML(rs))
+			}
+			sort.Slice(rs, func(i, j int) bool { return sourcesString(rs[i].Sources) < sourcesString(rs[j].Sources) })
+			if sourcesString(rs[0].Sources) != "service:svc2" || len(rs[0].When) != 0 {
+				t.Errorf("svc2 intention = %s, want an L4 allow", mustYAML(rs[0]))
+			}
+			if c := rs[1].When; sourcesString(rs[1].Sources) != "service:svc3" || len(c) != 1 || strings.Join(c[0].Methods, ",") != "GET,PUT" || strings.Join(c[0].Paths, ",") != "/foo" {
+				t.Errorf("svc3 intention = %s, want GET,PUT on /foo", mustYAML(rs[1]))
+			}
+			if got := split("resolver", policy(t, d, "resolver").Routes[0]); got != "bar=100" {
+				t.Errorf("resolver redirect = %s, want everything to bar", got)
+			}
+			r := policy(t, d, "router").Routes[0]
+			if len(r.Match) != 1 || r.Match[0].Path == nil || r.Match[0].Path.Prefix != "/foo" {
+				t.Errorf("router route = %s, want prefix /foo", mustYAML(r))
+			}
+			if got := service(t, d, "svc2").Protocol; got != spec.ProtocolTCP {
+				t.Errorf("svc2 protocol = %s, want tcp (proxy-defaults protocol)", got)
+			}
+		},
+		// Through Consul: svc3's L7 permissions fold into a plain allow (Consul applies the
+		// default policy, allow, to requests no permission matches), and the translator does
+		// not emit a resolver redirect for a tcp service (it warns), so only the intentions and
+		// the router survive.
+		rtCheck: func(t *testing.T, d *spec.Design) {
+			var srcs []string
+			for _, r := range accessTo(d, "svc1", spec.ActionAllow) {
+				srcs = append(srcs, sourcesString(r.Sources))
+			}
+			sort.Strings(srcs)
+			if strings.Join(srcs, " ") != "service:svc2 service:svc3" {
+				t.Errorf("svc1 allowed from %v, want svc2 and svc3", srcs)
+			}
+			r := policy(t, d, "router").Routes[0]
+			if len(r.Match) != 1 || r.Match[0].Path == nil || r.Match[0].Path.Prefix != "/foo" {
+				t.Errorf("router route = %s, want prefix /foo", mustYAML(r))
+			}
+		},
+		roundTrip: "consul",
+	},
+	{
+		name: "consul JWTProvider alone imports nothing, and says so", source: "consul",
+		inputs: []string{"consul/jwt-provider.yaml"}, exit: cli.ExitInvalid,
+		warnings: []string{
+			`JWTProvider/jwt-provider: JWT provider "jwt-provider" is not required by any intention; it is not imported`,
+			"error: nothing could be imported from",
+		},
+	},
+	{
+		name: "gateway-api mesh conformance: weighted GRPCRoute", source: "gateway-api",
+		inputs: []string{"gateway-api/grpcroute-weight.yaml"},
+		check: func(t *testing.T, d *spec.Design) {
+			if got := split("echo", policy(t, d, "echo").Routes[0]); got != "echo-v1=70,echo-v2=30" {
+				t.Errorf("split = %s, want 70/30", got)
+			}
+			if s := service(t, d, "echo"); s.Protocol != spec.ProtocolGRPC {
+				t.Errorf("echo protocol = %s, want grpc", s.Protocol)
+			}
+		},
+		roundTrip: "linkerd",
+	},
+	{
+		name: "gateway-api mesh conformance: GRPCRoute header modifiers per method", source: "gateway-api",
+		inputs: []string{"gateway-api/grpcroute-request-header-modifier.yaml"},
+		check: func(t *testing.T, d *spec.Design) {
+			var two *spec.Route
+			for i, r := range policy(t, d, "echo").Routes {
+				if len(r.Match) == 1 && r.Match[0].Path != nil && strings.HasSuffix(r.Match[0].Path.Exact, "/EchoTwo") {
+					two = &policy(t, d, "echo").Routes[i]
+				}
+			}
+			if two == nil || two.Headers == nil || two.Headers.Request == nil {
+				t.Fatalf("EchoTwo route = %s", mustYAML(policy(t, d, "echo")))
+			}
+			h := two.Headers.Request
+			if len(h.Set) != 2 || len(h.Add) != 2 || len(h.Remove) != 2 || split("echo", *two) != "echo-v2=100" {
+				t.Errorf("EchoTwo header ops = %s, want 2 set, 2 add, 2 remove to echo-v2", mustYAML(two))
+			}
+		},
+		roundTrip: "linkerd",
+	},
+	{
+		name: "gateway-api mesh conformance: named and unnamed rules", source: "gateway-api",
+		inputs: []string{"gateway-api/httproute-named-rule.yaml"},
+		check: func(t *testing.T, d *spec.Design) {
+			var named *spec.Route
+			for i, r := range policy(t, d, "echo").Routes {
+				if r.Name == "named-rule" {
+					named = &policy(t, d, "echo").Routes[i]
+				}
+			}
+			if named == nil || named.Match[0].Path.Prefix != "/named" || split("echo", *named) != "echo-v1=100" {
+				t.Errorf("named rule = %s", mustYAML(policy(t, d, "echo")))
+			}
+		},
+		roundTrip: "linkerd",
+	},
+	{
+		name: "gateway-api mesh conformance: redirects are reported once per rule", source: "gateway-api",
+		inputs: []string{"gateway-api/httproute-redirect-path.yaml"},
+		warnings: []string{
+			"HTTPRoute gateway-conformance-mesh/mesh-redirect-path.spec.rules[0].filters[0]: RequestRedirect answers the caller with a redirect; designs cannot express redirects: the rule is dropped",
+		},
+		absent: []string{"answers 500", "forwarded instead"},
+	},
+	{
+		name: "gateway-api ServiceImport parent (GEP-1748) imports nothing, and says why", source: "gateway-api",
+		inputs: []string{"gateway-api/httproute-gamma-serviceimport.yaml"}, exit: cli.ExitInvalid,
+		warnings: []string{`parent ServiceImport "store" is not a Service: multi-cluster ServiceImports are not design services`},
+	},
+}
+
+func TestUpstreamConfigurations(t *testing.T) {
+	for _, c := range upstreamCases {
+		t.Run(c.name, func(t *testing.T) {
+			args := []string{"import", c.source}
+			for _, in := range c.inputs {
+				args = append(args, "-f", filepath.Join("testdata", "upstream", in))
+			}
+			code, out, errOut := trellis(args...)
+			want := c.exit
+			if want == 0 {
+				want = cli.ExitOK
+			}
+			if code != want {
+				t.Fatalf("import exit %d, want %d:\n%s", code, want, errOut)
+			}
+			for _, w := range c.warnings {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errOut)
+				}
+			}
+			for _, a := range c.absent {
+				if strings.Contains(errOut, a) {
+					t.Errorf("stderr has %q:\n%s", a, errOut)
+				}
+			}
+			if want != cli.ExitOK || c.check == nil {
+				return
+			}
+			ds, err := spec.LoadBytes("imported.yaml", []byte(out))
+			if err != nil {
+				t.Fatalf("imported design does not validate: %v\n%s", err, out)
+			}
+			c.check(t, ds[0])
+			designFile := filepath.Join(t.TempDir(), "design.yaml")
+			if err := os.WriteFile(designFile, []byte(out), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, mesh := range []string{"istio", "linkerd", "consul", "native"} {
+				if code, _, merr := trellis("translate", "--mesh", mesh, "-f", designFile); code != cli.ExitOK {
+					t.Errorf("translate --mesh %s: exit %d: %s", mesh, code, merr)
+				}
+			}
+			if c.roundTrip == "" {
+				return
+			}
+			// Round trip: translate back to the mesh and import that again, with the
+			// Kubernetes Services and workloads of the input (as a cluster would hold them).
+			code, mout, merr := trellis("translate", "--mesh", c.roundTrip, "-f", designFile)
+			if code != cli.ExitOK {
+				t.Fatalf("translate --mesh %s: exit %d: %s", c.roundTrip, code, merr)
+			}
+			dir := t.TempDir()
+			meshFile := filepath.Join(dir, "translated.yaml")
+			kubeFile := filepath.Join(dir, "kubernetes.yaml")
+			if err := os.WriteFile(meshFile, []byte(mout), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(kubeFile, kubernetesObjects(t, c.inputs), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			rargs := []string{"import", c.roundTrip, "-f", meshFile}
+			if st, _ := os.Stat(kubeFile); st.Size() > 0 {
+				rargs = append(rargs, "-f", kubeFile)
+			}
+			code, rout, rerr := trellis(rargs...)
+			if code != cli.ExitOK {
+				t.Fatalf("re-import from %s: exit %d:\n%s", c.roundTrip, code, rerr)
+			}
+			rds, err := spec.LoadBytes("round-trip.yaml", []byte(rout))
+			if err != nil {
+				t.Fatalf("round-trip design does not validate: %v\n%s", err, rout)
+			}
+			check := c.check
+			if c.rtCheck != nil {
+				check = c.rtCheck
+			}
+			t.Run("round trip via "+c.roundTrip, func(t *testing.T) { check(t, rds[0]) })
+		})
+	}
+}
+
+// kubernetesObjects returns the plain Kubernetes objects (Services, workloads, service accounts,
+// namespaces) of the inputs as one multi-document YAML.
+func kubernetesObjects(t *testing.T, inputs []string) []byte {
+	t.Helper()
+	var files []string
+	for _, in := range inputs {
+		p := filepath.Join("testdata", "upstream", in)
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			m, _ := filepath.Glob(filepath.Join(p, "*.y*ml"))
+			files = append(files, m...)
+		} else {
+			files = append(files, p)
+		}
+	}
+	var out bytes.Buffer
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, doc := range strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n---") {
+			var head struct {
+				APIVersion string `json:"apiVersion"`
+				Kind       string `json:"kind"`
+			}
+			if yaml.Unmarshal([]byte(doc), &head) != nil {
+				continue
+			}
+			switch {
+			case head.APIVersion == "v1" && (head.Kind == "Service" || head.Kind == "ServiceAccount" || head.Kind == "Namespace"),
+				head.APIVersion == "apps/v1" && head.Kind == "Deployment":
+				out.WriteString("---\n" + strings.TrimPrefix(doc, "\n") + "\n")
+			}
+		}
+	}
+	return out.Bytes()
+}
