@@ -309,7 +309,7 @@ var upstreamCases = []upstreamCase{
 	},
 	{
 		name: "istio WasmPlugin on the ingress gateway is not applied mesh-wide", source: "istio",
-		inputs: []string{"istio/wasm-basic-auth.yaml", "istio/httpbin.yaml"},
+		inputs:   []string{"istio/wasm-basic-auth.yaml", "istio/httpbin.yaml"},
 		warnings: []string{"WasmPlugin istio-system/basic-auth: spec.selector: the plugin runs on an ingress or egress gateway, which is outside the mesh design: dropped"},
 		check: func(t *testing.T, d *spec.Design) {
 			if len(d.Spec.Extensions) != 0 {
@@ -342,7 +342,7 @@ var upstreamCases = []upstreamCase{
 	},
 	{
 		name: "linkerd rate limiting task: per-identity limit is reported", source: "linkerd",
-		inputs: []string{"linkerd/emojivoto.yml", "linkerd/rate-limiting.yaml"},
+		inputs:   []string{"linkerd/emojivoto.yml", "linkerd/rate-limiting.yaml"},
 		warnings: []string{"HTTPLocalRateLimitPolicy/emojivoto/web-http: only a total limit maps onto the design: per-identity limits are not imported"},
 		check: func(t *testing.T, d *spec.Design) {
 			sec := d.Spec.Security
