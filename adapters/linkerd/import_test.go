@@ -399,6 +399,11 @@ spec: {podSelector: {matchLabels: {service: reviews}}, port: 9080}
 ---
 apiVersion: policy.linkerd.io/v1beta3
 kind: Server
+metadata: {name: reviews-v1-admin, namespace: ns}
+spec: {podSelector: {matchLabels: {service: reviews, version: v1}}, port: 9080}
+---
+apiVersion: policy.linkerd.io/v1beta3
+kind: Server
 metadata: {name: ratings-http, namespace: ns}
 spec:
   podSelector:
@@ -429,11 +434,15 @@ spec:
 	if vs := got["reviews"].Versions; len(vs) != 2 || !reflect.DeepEqual(vs[0].Labels, map[string]string{"version": "v1"}) {
 		t.Errorf("reviews versions = %+v, want v1 {version: v1} and v2", vs)
 	}
-	found := false
+	found, narrowed := false, false
 	for _, w := range ws {
 		found = found || strings.Contains(w.String(), "matchExpressions")
+		narrowed = narrowed || (strings.Contains(w.Path, "reviews-v1-admin") && strings.Contains(w.Lost, "version=v1"))
 	}
 	if !found {
 		t.Errorf("no warning about the Server's matchExpressions: %v", ws)
+	}
+	if !narrowed {
+		t.Errorf("no warning that Server reviews-v1-admin selects only version=v1 pods: %v", ws)
 	}
 }

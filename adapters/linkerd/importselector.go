@@ -173,6 +173,16 @@ func (im *importer) serverService(o *unstructured.Unstructured, ns string, sel m
 	if len(s.Selector) == 0 && len(sel) > 0 && !isDefaultSelector(s.Name, sel) && len(s.Versions) == 0 {
 		s.Selector = sel
 	}
+	own := s.SelectorLabels()
+	var extra []string
+	for _, k := range sortedKeys(sel) {
+		if own[k] != sel[k] {
+			extra = append(extra, k+"="+sel[k])
+		}
+	}
+	if len(extra) > 0 {
+		im.warn(o, adapters.FeatureAuthzAllow, "podSelector selects only the pods of %s also labelled %s: the design has no per-pod policies, so the Server's policies apply to every pod of the service", s.Name, strings.Join(extra, ", "))
+	}
 	return s
 }
 
