@@ -196,6 +196,10 @@ func (im *importer) service(name string, from *unstructured.Unstructured) string
 	if from != nil && from.GetKind() == "VirtualNode" && len(s.Selector) == 0 {
 		// A service provided by one node: the node's pods are the service's.
 		s.Selector, _, _ = unstructured.NestedStringMap(from.Object, "spec", "podSelector", "matchLabels")
+		if exprs, _, _ := unstructured.NestedSlice(from.Object, "spec", "podSelector", "matchExpressions"); len(exprs) > 0 {
+			im.warn("VirtualNode "+from.GetName()+".spec.podSelector.matchExpressions", adapters.FeatureAuthzAllow, adapters.SeverityWarning,
+				"match expressions have no design counterpart; only matchLabels become service %q's selector", name)
+		}
 	}
 	if ks, ok := im.kube[name]; ok && len(s.Ports) == 0 {
 		ports, _, _ := unstructured.NestedSlice(ks.Object, "spec", "ports")
