@@ -38,22 +38,20 @@ func newH1Conn(s *Server, listener string, c net.Conn, br *bufio.Reader, bw *buf
 	return &h1Conn{s: s, listener: listener, c: c, br: br, bw: bw}
 }
 
-// h1view adapts a parsed request to table.Req.
-type h1view struct {
-	r    *httpwire.Request
-	peer string
-}
+// h1view adapts a connection's current request to table.Req. It is pointer-shaped, so that
+// converting it to the interface does not allocate.
+type h1view struct{ h *h1Conn }
 
-func (v h1view) Method() string { return v.r.Method }
-func (v h1view) Host() string   { return v.r.Host }
-func (v h1view) Path() string   { return v.r.Path() }
-func (v h1view) Query() string  { return v.r.Query() }
-func (v h1view) Peer() string   { return v.peer }
+func (v h1view) Method() string { return v.h.req.Method }
+func (v h1view) Host() string   { return v.h.req.Host }
+func (v h1view) Path() string   { return v.h.req.Path() }
+func (v h1view) Query() string  { return v.h.req.Query() }
+func (v h1view) Peer() string   { return v.h.peer }
 func (v h1view) Header(name string) (string, bool) {
 	if isPeerHeader(name) {
-		return v.peer, v.peer != ""
+		return v.h.peer, v.h.peer != ""
 	}
-	return v.r.Headers.Get(name)
+	return v.h.req.Headers.Get(name)
 }
 
 // isPeerHeader reports whether name is table.PeerIdentityHeader (never trusted from the wire).
@@ -110,7 +108,7 @@ func (h *h1Conn) handle() bool {
 		h.localReply(503, "listener not configured", nil, true)
 		return false
 	}
-	view := h1view{req, h.peer}
+	view := h1view{h}
 	if l.RBAC != nil && !l.RBAC.Allowed(view) {
 		h.s.c.rbacDenied.Inc()
 		l.Local.Observe(403, time.Since(start))
