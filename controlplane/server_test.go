@@ -2,6 +2,11 @@ package controlplane_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -352,4 +357,44 @@ func TestWatchDirKeepsLastGoodDesign(t *testing.T) {
 		ds := cp.Designs()
 		return len(ds) == 1 && ds[0].Metadata.Name == "shop2"
 	})
+}
+
+// TestIdentityIssuance registers nodes directly: a node with a CSR is issued its SPIFFE ID, a CSR
+// that is not one is rejected, and an identity outside the trust domain is refused.
+func TestIdentityIssuance(t *testing.T) {
+	cp := controlplane.New(controlplane.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), TrustDomain: "example.org"})
+	csr := func() string {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base64.StdEncoding.EncodeToString(der)
+	}
+	node := func(id, identity, csr string) *corev3.Node {
+		md, _ := structpb.NewStruct(map[string]any{"TRELLIS_SERVICE": "reviews", "TRELLIS_NAMESPACE": "shop",
+			"TRELLIS_IDENTITY": identity, "TRELLIS_CSR": csr})
+		return &corev3.Node{Id: id, Cluster: "reviews.shop", Metadata: md}
+	}
+	if err := cp.RegisterStream(1, node("a", "reviews-sa", csr())); err != nil {
+		t.Fatal(err)
+	}
+	if id, na := cp.IssuedIdentity("a"); id != "spiffe://example.org/ns/shop/sa/reviews-sa" || time.Until(na) < 23*time.Hour {
+		t.Fatalf("issued %q until %v", id, na)
+	}
+	if err := cp.RegisterStream(2, node("b", "reviews", "bm90IGEgQ1NS")); err == nil {
+		t.Fatal("a malformed CSR was accepted")
+	}
+	if err := cp.RegisterStream(3, node("c", "spiffe://other.org/ns/shop/sa/reviews", csr())); err == nil {
+		t.Fatal("an identity outside the trust domain was issued")
+	}
+	if err := cp.RegisterStream(4, node("d", "reviews", "")); err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := cp.IssuedIdentity("d"); id != "" {
+		t.Fatalf("a node without a CSR got %q", id)
+	}
 }

@@ -8,6 +8,13 @@
 // returns a snapshot that passes cache.Snapshot.Consistent. The emitted subset of xDS is fixed by
 // the contract with the proxy (notes/xds-contract.md); everything else in a design is reported as
 // a warning.
+//
+// mTLS follows Envoy's API with Istio's secret names: per the design's mode (spec.security.mtls
+// and mtlsOverrides) inbound listeners get a DownstreamTlsContext requiring a client certificate
+// (strict) or the tls_inspector shape with an mTLS and a plaintext filter chain (permissive), and
+// mesh clusters an UpstreamTlsContext checking the destination's SPIFFE ID; certificates come from
+// the SDS secrets "default" and "ROOTCA" the control plane serves per node (NodeSecrets). RBAC
+// principals are authenticated.principal_name SPIFFE IDs of the verified client certificate.
 package native
 
 import (
