@@ -53,6 +53,12 @@ func (im *importer) versionServices() {
 		cs := groups[k]
 		ns, base, _ := strings.Cut(k, "/")
 		selector, ok := full[k]
+		if !ok && len(cs) == 1 && !versionLike(cs[0]) {
+			// One Service whose name merely starts with a label value (Helm's
+			// "<release>-<chart>" Services select app.kubernetes.io/instance: <release>) is a
+			// service of its own, not the only version of an unseen one.
+			continue
+		}
 		if !ok {
 			selector = im.inferredSelector(ns, cs)
 		}
@@ -100,6 +106,23 @@ func versionOf(o *unstructured.Unstructured, sel map[string]string, full map[str
 		}
 	}
 	return versionCandidate{}, false
+}
+
+// versionLike reports whether the labels a per-version Service adds to its base's label name a
+// version: the version name is one of their values, under a key that says version or track
+// (version, app.kubernetes.io/version, track). Chart labels such as app.kubernetes.io/name do not.
+func versionLike(c versionCandidate) bool {
+	v := strings.TrimPrefix(c.obj.GetName(), c.base+"-")
+	for k, val := range c.sel {
+		if k == c.key {
+			continue
+		}
+		lk := strings.ToLower(k)
+		if val == v && (strings.Contains(lk, "version") || strings.Contains(lk, "track")) {
+			return true
+		}
+	}
+	return false
 }
 
 // inferredSelector returns the selector of a service known only from its per-version Services.

@@ -243,6 +243,19 @@ func parseObjects(file string, data []byte) ([]*unstructured.Unstructured, error
 				return fmt.Errorf("%s:%d: unrendered template (Helm/Go template braces): %w; "+
 					"hint: render it first, for example with helm template or kustomize build", file, start+l-1, err)
 			}
+			if msg := err.Error(); strings.Contains(msg, "unknown anchor") {
+				line := start + yamlErrLine(err)
+				if _, rest, ok := strings.Cut(msg, "unknown anchor '"); ok {
+					alias := "*" + strings.SplitN(rest, "'", 2)[0]
+					for i, l := range strings.Split(doc, "\n") {
+						if strings.Contains(l, alias) {
+							line = start + i
+							break
+						}
+					}
+				}
+				return fmt.Errorf("%s:%d: %s; hint: YAML anchors do not cross --- document separators: define the anchor in the same document, or put the objects in one List", file, line, err)
+			}
 			return fmt.Errorf("%s:%d: %s", file, start+yamlErrLine(err), err)
 		}
 		o, err := decodeObjects(j)

@@ -95,6 +95,15 @@ func defaultNamespaces(objs []*unstructured.Unstructured, flagNS string) string 
 				counts[n]++
 			}
 		}
+		if len(counts) == 0 {
+			// `helm template` output has no namespaces; a ServiceProfile's name still says
+			// which namespace its service is in ("web.emojivoto.svc.cluster.local").
+			for _, o := range objs {
+				if parts := strings.Split(o.GetName(), "."); len(parts) >= 3 && parts[2] == "svc" {
+					counts[parts[1]]++
+				}
+			}
+		}
 		best := 0
 		for _, n := range sortedStringKeys(counts) {
 			if counts[n] > best {

@@ -492,8 +492,91 @@ var upstreamCases = []upstreamCase{
 	},
 }
 
+// Quirks of real files: Helm output, kubectl dumps, editors' encodings, YAML anchors.
+var quirkCases = []upstreamCase{
+	{
+		name: "helm template output of podinfo (no namespaces, # Source comments) with Linkerd's dynamic routing task", source: "linkerd",
+		inputs:   []string{"podinfo-helm"},
+		warnings: []string{"imported 6 objects from 4 files (linkerd): 3 services"},
+		check: func(t *testing.T, d *spec.Design) {
+			if got := serviceNames(d); strings.Join(got, ",") != "backend-a-podinfo,backend-b-podinfo,frontend-podinfo" {
+				t.Fatalf("services = %v, want the three podinfo releases (not versions of a \"backend-a\" service)", got)
+			}
+			a := service(t, d, "backend-a-podinfo")
+			if a.Selector["app.kubernetes.io/instance"] != "backend-a" || a.Selector["app.kubernetes.io/name"] != "podinfo" || len(a.Versions) != 0 {
+				t.Errorf("backend-a-podinfo = %+v, want the chart's selector and no versions", a)
+			}
+			if got := split("backend-a-podinfo", routeWithHeader(t, d, "backend-a-podinfo", "x-request-id", "alternative")); got != "backend-b-podinfo=1" {
+				t.Errorf("header route = %s, want backend-b-podinfo", got)
+			}
+			b := policy(t, d, "backend-b-podinfo").Routes[0]
+			if b.Headers == nil || b.Headers.Request == nil || b.Headers.Request.Add["x-podinfo-backend"] != "b" || b.Match[0].Path.Prefix != "/api" {
+				t.Errorf("chart-rendered GAMMA route = %s", mustYAML(b))
+			}
+			if d.Metadata.Namespace != "test" {
+				t.Errorf("namespace = %q, want test (from the route)", d.Metadata.Namespace)
+			}
+		},
+	},
+	{
+		name: "helm template output alone: the namespace comes from the ServiceProfile name", source: "linkerd",
+		inputs: []string{"podinfo-helm/backend-a.yaml"},
+		check: func(t *testing.T, d *spec.Design) {
+			if got := serviceNames(d); strings.Join(got, ",") != "backend-a-podinfo" || d.Metadata.Namespace != "test" {
+				t.Errorf("services = %v in %q, want backend-a-podinfo once, in test", got, d.Metadata.Namespace)
+			}
+		},
+	},
+	{
+		name: "kubectl get -o yaml List with server metadata, managedFields and status", source: "istio",
+		inputs: []string{"quirks/kubectl-get-list.yaml", "istio-bookinfo/bookinfo.yaml"},
+		absent: []string{"managedFields", "status", "resourceVersion", "last-applied"},
+		check: func(t *testing.T, d *spec.Design) {
+			tp := policy(t, d, "reviews")
+			if got := split("reviews", tp.Routes[0]); got != "reviews/v1=50,reviews/v3=50" {
+				t.Errorf("split = %s, want v1 50 / v3 50", got)
+			}
+			if tp.Resilience == nil || tp.Resilience.LoadBalancer == nil || tp.Resilience.LoadBalancer.Algorithm != spec.LBRandom {
+				t.Errorf("load balancer = %s, want random", mustYAML(tp.Resilience))
+			}
+			if d.Metadata.Namespace != "bookinfo" || service(t, d, "reviews").Namespace != "bookinfo" || service(t, d, "reviews").Identity != "bookinfo-reviews" {
+				t.Errorf("the manifest applied next to the dump must land in bookinfo: %s / %+v", d.Metadata.Namespace, service(t, d, "reviews"))
+			}
+		},
+		roundTrip: "istio",
+	},
+	{
+		name: "CRLF line endings and a byte order mark", source: "istio",
+		inputs:   []string{"quirks/crlf-bom.yaml", "istio-bookinfo/bookinfo.yaml"},
+		warnings: []string{`VirtualService /reviews: spec.http[0].route[0].destination.subset: subset "v2" of reviews is defined by no imported DestinationRule: assumed to select version=v2`},
+		check: func(t *testing.T, d *spec.Design) {
+			if got := split("reviews", routeWithHeader(t, d, "reviews", "end-user", "jason")); got != "reviews/v2=100" {
+				t.Errorf("jason route = %s", got)
+			}
+			if got := split("reviews", lastRoute(t, d, "reviews")); got != "reviews/v1=100" {
+				t.Errorf("default route = %s", got)
+			}
+		},
+		roundTrip: "istio",
+	},
+	{
+		name: "YAML anchors and merge keys within one document", source: "istio",
+		inputs: []string{"quirks/anchors.yaml", "istio-bookinfo/bookinfo.yaml"},
+		check: func(t *testing.T, d *spec.Design) {
+			r := policy(t, d, "ratings").Resilience
+			if r == nil || r.Connections == nil || r.Connections.MaxPendingRequests != 10 || r.OutlierDetection == nil || r.OutlierDetection.Consecutive5xx != 3 {
+				t.Errorf("ratings resilience = %s, want the merged policy (10 pending) plus 3 errors", mustYAML(r))
+			}
+			if vs := service(t, d, "ratings").Versions; len(vs) != 2 || vs[1].Name != "v2" {
+				t.Errorf("ratings versions = %+v, want the anchored subsets", vs)
+			}
+		},
+		roundTrip: "istio",
+	},
+}
+
 func TestUpstreamConfigurations(t *testing.T) {
-	for _, c := range upstreamCases {
+	for _, c := range append(append([]upstreamCase{}, upstreamCases...), quirkCases...) {
 		t.Run(c.name, func(t *testing.T) {
 			args := []string{"import", c.source}
 			for _, in := range c.inputs {
@@ -609,4 +692,18 @@ func kubernetesObjects(t *testing.T, inputs []string) []byte {
 		}
 	}
 	return out.Bytes()
+}
+
+// An anchor used in another document than the one defining it is a YAML error: the message
+// names the file and line and says why.
+func TestAnchorAcrossDocumentsFailsClearly(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "split-anchors.yaml")
+	data := "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews}\nspec:\n  host: reviews\n  subsets: &subsets\n  - {name: v1, labels: {version: v1}}\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ratings}\nspec:\n  host: ratings\n  subsets: *subsets\n"
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := trellis("import", "istio", "-f", p)
+	if code != cli.ExitInvalid || !strings.Contains(errOut, "split-anchors.yaml:14:") || !strings.Contains(errOut, "anchors do not cross --- document separators") {
+		t.Errorf("exit %d: %s", code, errOut)
+	}
 }
