@@ -210,7 +210,7 @@ func PeerIdentity(cfg Config) string {
 // Wait blocks until the proxy has stopped and returns the drain result.
 func (p *Proxy) Wait() error { return <-p.done }
 
-// Ready is closed once the first configuration is applied.
+// Ready is closed once the first configuration with listeners is applied.
 func (p *Proxy) Ready() <-chan struct{} { return p.ready }
 
 // ListenerAddr returns the bound address of a listener ("" when not bound).
@@ -341,12 +341,15 @@ func (p *Proxy) publishLocked(t *table.Table) error {
 	}
 	p.up.Commit(t.Clusters)
 	p.builder.Previous = t
-	p.readyOnce.Do(func() {
-		close(p.ready)
-		if p.cfg.TrimMemory {
-			go p.trimWhenIdle()
-		}
-	})
+	if len(t.Listeners) > 0 {
+		// Ready once listeners are bound (the first response may carry secrets or clusters only).
+		p.readyOnce.Do(func() {
+			close(p.ready)
+			if p.cfg.TrimMemory {
+				go p.trimWhenIdle()
+			}
+		})
+	}
 	names := make([]string, 0, len(t.Listeners))
 	for n := range t.Listeners {
 		names = append(names, n)
