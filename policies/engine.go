@@ -301,16 +301,16 @@ func meshInput(name string, out *adapters.Output) (*ast.Term, error) {
 	kinds := map[string][]*ast.Term{}
 	var kindOrder []string
 	if out != nil {
+		c := newConverter()
 		for _, o := range out.Objects {
 			if o == nil {
 				continue
 			}
 			// Unstructured objects hold JSON-compatible Go values: convert them directly.
-			v, err := ast.InterfaceToValue(o.Object)
+			t, err := c.iface(o.Object)
 			if err != nil {
 				return nil, fmt.Errorf("building policy input for mesh %s, object %s %s: %w", name, o.GetKind(), o.GetName(), err)
 			}
-			t := ast.NewTerm(v)
 			objs = append(objs, t)
 			k := o.GetKind()
 			if _, ok := kinds[k]; !ok {
