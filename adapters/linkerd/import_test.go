@@ -392,6 +392,16 @@ kind: Service
 metadata: {name: reviews-v2, namespace: ns}
 spec: {selector: {service: reviews, version: v2}, ports: [{port: 9080}]}
 ---
+apiVersion: v1
+kind: Service
+metadata: {name: shop-frontend, namespace: ns}
+spec: {selector: {app.kubernetes.io/instance: shop, app.kubernetes.io/name: frontend}, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: shop-cart, namespace: ns}
+spec: {selector: {app.kubernetes.io/instance: shop, app.kubernetes.io/name: cart}, ports: [{port: 80}]}
+---
 apiVersion: policy.linkerd.io/v1beta3
 kind: Server
 metadata: {name: reviews-http, namespace: ns}
@@ -419,13 +429,14 @@ spec:
 	for _, s := range d.Spec.Services {
 		got[s.Name] = s
 	}
-	if len(got) != 3 {
-		t.Fatalf("want services web, reviews, ratings; got %s", mustJSON(t, d.Spec.Services))
+	if len(got) != 5 {
+		t.Fatalf("want services web, reviews, ratings, shop-frontend, shop-cart (the Services of one Helm release are not versions of it); got %s", mustJSON(t, d.Spec.Services))
 	}
 	for name, want := range map[string]map[string]string{
-		"web":     {"app.kubernetes.io/name": "web-frontend"},
-		"reviews": {"service": "reviews"},
-		"ratings": {"app.kubernetes.io/name": "ratings"},
+		"web":       {"app.kubernetes.io/name": "web-frontend"},
+		"reviews":   {"service": "reviews"},
+		"ratings":   {"app.kubernetes.io/name": "ratings"},
+		"shop-cart": {"app.kubernetes.io/instance": "shop", "app.kubernetes.io/name": "cart"},
 	} {
 		if s := got[name]; !reflect.DeepEqual(s.Selector, want) {
 			t.Errorf("service %s: selector %v, want %v", name, s.Selector, want)
