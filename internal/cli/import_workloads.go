@@ -148,7 +148,7 @@ func isWorkloadObject(o *unstructured.Unstructured) bool {
 	}
 	g := o.GroupVersionKind().Group
 	switch g {
-	case "", "apps", "batch", "rbac.authorization.k8s.io", "autoscaling", "policy", "apiextensions.k8s.io", "argoproj.io":
+	case "", "apps", "extensions", "batch", "rbac.authorization.k8s.io", "autoscaling", "policy", "apiextensions.k8s.io", "argoproj.io":
 		return true
 	}
 	return false

@@ -81,6 +81,7 @@ func Import(ctx context.Context, objs []*unstructured.Unstructured, opts Options
 
 	var splits, targets []*unstructured.Unstructured
 	selectors := map[string]map[string]string{}
+	kubePorts := map[string][]spec.Port{}
 	for _, o := range sorted(objs) {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
@@ -102,6 +103,8 @@ func Import(ctx context.Context, objs []*unstructured.Unstructured, opts Options
 			// A Kubernetes Service gives the selector of the service of the same name.
 			sel, _, _ := unstructured.NestedStringMap(o.Object, "spec", "selector")
 			selectors[namespaceOf(o, im.ns)+"/"+o.GetName()] = sel
+			// And its ports: without them every service would get the default port 80.
+			kubePorts[namespaceOf(o, im.ns)+"/"+o.GetName()] = servicePorts(o)
 		case strings.HasSuffix(group, ".smi-spec.io"):
 			// TrafficMetrics (metrics.smi-spec.io) and kinds of later drafts: SMI, but nothing
 			// a design holds.
@@ -122,6 +125,16 @@ func Import(ctx context.Context, objs []*unstructured.Unstructured, opts Options
 	}
 	d := im.design
 	d.SetSelectors(selectors)
+	for i := range d.Spec.Services {
+		sv := &d.Spec.Services[i]
+		ns := sv.Namespace
+		if ns == "" {
+			ns = im.ns
+		}
+		if ps := kubePorts[ns+"/"+sv.Name]; len(sv.Ports) == 0 && len(ps) > 0 {
+			sv.Ports = ps
+		}
+	}
 	d.SimplifyWeights()
 	d.Default()
 	if vs := d.Validate(); len(vs) > 0 {
@@ -669,4 +682,38 @@ func sorted(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
 		return a.GetName() < b.GetName()
 	})
 	return out
+}
+
+// servicePorts reads the ports of a Kubernetes Service (a named targetPort keeps the port).
+func servicePorts(o *unstructured.Unstructured) []spec.Port {
+	raw, _, _ := unstructured.NestedSlice(o.Object, "spec", "ports")
+	var out []spec.Port
+	for _, p := range raw {
+		pm, _ := p.(map[string]any)
+		port, ok := toInt32(pm["port"])
+		if !ok || port <= 0 {
+			continue
+		}
+		name, _ := pm["name"].(string)
+		sp := spec.Port{Port: port, Name: name}
+		if t, ok := toInt32(pm["targetPort"]); ok && t > 0 {
+			sp.TargetPort = t
+		}
+		out = append(out, sp)
+	}
+	return out
+}
+
+func toInt32(v any) (int32, bool) {
+	switch n := v.(type) {
+	case int64:
+		return int32(n), true
+	case float64:
+		return int32(n), true
+	case int:
+		return int32(n), true
+	case int32:
+		return n, true
+	}
+	return 0, false
 }
