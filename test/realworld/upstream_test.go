@@ -492,6 +492,101 @@ var upstreamCases = []upstreamCase{
 	},
 }
 
+// More sources: Linkerd per-route policy, SMI (Open Service Mesh), App Mesh walkthroughs.
+var moreCases = []upstreamCase{
+	{
+		name: "linkerd per-route policy task on the early Books app (extensions/v1beta1 Deployments)", source: "linkerd",
+		inputs:   []string{"linkerd/booksapp.yml", "linkerd/per-route-policy.yaml"},
+		absent:   []string{"kind Deployment (extensions/v1beta1) is not imported"},
+		warnings: []string{"imported 17 objects from 2 files (linkerd): 3 services, 0 external services, 0 traffic policies, 3 access rules; 0 warnings; 4 workload objects read for identities only"},
+		check: func(t *testing.T, d *spec.Design) {
+			get := accessRule(t, d, "authors-get-authn")
+			if get.Destination != "authors" || sourcesString(get.Sources) != "service:books,service:webapp" {
+				t.Errorf("GET rule = %s, want books and webapp to authors", mustYAML(get))
+			}
+			for _, c := range get.When {
+				if strings.Join(c.Methods, ",") != "GET" {
+					t.Errorf("GET rule condition %+v allows more than GET", c)
+				}
+			}
+			mod := accessRule(t, d, "authors-modify-authn")
+			var methods []string
+			for _, c := range mod.When {
+				methods = append(methods, c.Methods...)
+			}
+			if sourcesString(mod.Sources) != "service:webapp" || strings.Join(methods, ",") != "DELETE,PUT,POST" {
+				t.Errorf("modify rule = %s, want DELETE, PUT, POST from webapp only", mustYAML(mod))
+			}
+			probe := accessRule(t, d, "authors-probe-policy")
+			if sourcesString(probe.Sources) != "service:*" || probe.When[0].Paths[0] != "/ping" {
+				t.Errorf("probe rule = %s, want /ping from any network", mustYAML(probe))
+			}
+		},
+		roundTrip: "linkerd",
+	},
+	{
+		name: "SMI: Open Service Mesh bookstore split with its Kubernetes Services", source: "smi",
+		inputs: []string{"smi"},
+		warnings: []string{
+			`TrafficTarget bookstore/bookstore-v2.spec.rules[0]: HTTPRouteGroup "bookstore-service-routes" not found; its requests stay denied`,
+		},
+		check: func(t *testing.T, d *spec.Design) {
+			if got := split("bookstore", policy(t, d, "bookstore").Routes[0]); got != "bookstore-v1=50,bookstore-v2=50" {
+				t.Errorf("split = %s, want 50/50", got)
+			}
+			for _, n := range []string{"bookstore", "bookstore-v2"} {
+				if s := service(t, d, n); len(s.Ports) != 1 || s.Ports[0].Port != 14001 {
+					t.Errorf("%s ports = %+v, want the Service's 14001 (not the default 80)", n, s.Ports)
+				}
+			}
+			if d.Spec.Security == nil || d.Spec.Security.DefaultPolicy != spec.ActionDeny {
+				t.Errorf("SMI access control = %s, want default deny", mustYAML(d.Spec.Security))
+			}
+		},
+		roundTrip: "linkerd",
+		rtCheck: func(t *testing.T, d *spec.Design) {
+			if got := split("bookstore", policy(t, d, "bookstore").Routes[0]); got != "bookstore-v1=50,bookstore-v2=50" {
+				t.Errorf("split = %s, want 50/50", got)
+			}
+		},
+	},
+	{
+		name: "App Mesh howto-k8s-http-headers walkthrough rendered with envsubst", source: "appmesh",
+		inputs:   []string{"appmesh/manifest.yaml"},
+		warnings: []string{`VirtualNode front.spec.backends: App Mesh backends are an egress allow-list of "color"`},
+		check: func(t *testing.T, d *spec.Design) {
+			want := map[string]string{"blue": "exact", "green": "regex", "red": "prefix", "yellow": "present"}
+			rs := policy(t, d, "color").Routes
+			if len(rs) != 5 || split("color", rs[4]) != "color/white=100" || len(rs[4].Match) != 0 {
+				t.Fatalf("routes = %s, want four header routes then white", mustYAML(rs))
+			}
+			for i, color := range []string{"blue", "green", "red", "yellow"} {
+				h := rs[i].Match[0].Headers["color_header"]
+				kind := map[bool]string{h.Exact != "": "exact", h.Regex != "": "regex", h.Prefix != "": "prefix", h.Present: "present"}[true]
+				if split("color", rs[i]) != "color/"+color+"=100" || kind != want[color] {
+					t.Errorf("route %d = %s, want %s match to %s", i, mustYAML(rs[i]), want[color], color)
+				}
+			}
+			hc := service(t, d, "color").HealthCheck
+			if hc == nil || hc.Path != "/ping" || hc.Interval.String() != "5s" || hc.UnhealthyThreshold != 2 {
+				t.Errorf("health check = %s, want /ping every 5s", mustYAML(hc))
+			}
+		},
+		roundTrip: "istio",
+		rtCheck: func(t *testing.T, d *spec.Design) {
+			rs := policy(t, d, "color").Routes
+			if len(rs) != 5 || split("color", rs[0]) != "color/blue=100" || split("color", rs[4]) != "color/white=100" {
+				t.Errorf("routes through Istio = %s", mustYAML(rs))
+			}
+		},
+	},
+	{
+		name: "App Mesh walkthrough template without envsubst fails at the placeholder", source: "appmesh",
+		inputs: []string{"appmesh/manifest.yaml.template"}, exit: cli.ExitInvalid,
+		warnings: []string{"manifest.yaml.template:8: Namespace ${APP_NAMESPACE}: metadata.name: unrendered template placeholder ${APP_NAMESPACE}", "envsubst"},
+	},
+}
+
 // Quirks of real files: Helm output, kubectl dumps, editors' encodings, YAML anchors.
 var quirkCases = []upstreamCase{
 	{
@@ -576,7 +671,7 @@ var quirkCases = []upstreamCase{
 }
 
 func TestUpstreamConfigurations(t *testing.T) {
-	for _, c := range append(append([]upstreamCase{}, upstreamCases...), quirkCases...) {
+	for _, c := range append(append(append([]upstreamCase{}, upstreamCases...), moreCases...), quirkCases...) {
 		t.Run(c.name, func(t *testing.T) {
 			args := []string{"import", c.source}
 			for _, in := range c.inputs {
