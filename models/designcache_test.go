@@ -319,3 +319,40 @@ func TestDesignHeadConcurrent(t *testing.T) {
 		})
 	}
 }
+
+// TestSaveDesignCheckFindings: findings computed by RevisionInfo.Check are stored with the new
+// revision, and nothing is stored for a save that conflicts or changes nothing.
+func TestSaveDesignCheckFindings(t *testing.T) {
+	ctx := context.Background()
+	for backend, db := range databases(t) {
+		t.Run(backend, func(t *testing.T) {
+			s := openAt(t, db, "")
+			var checked []string
+			check := func(_ context.Context, canonical []byte) []models.Finding {
+				checked = append(checked, string(canonical))
+				return []models.Finding{{RuleID: "r1", Severity: "warning", Path: "spec", Message: fmt.Sprintf("check %d", len(checked))}}
+			}
+			res, err := s.SaveDesign(ctx, "checked", cacheDesign("checked", 10), 0, models.RevisionInfo{Author: "a", Check: check})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(checked) != 1 || checked[0] != res.Revision.Content {
+				t.Fatalf("Check saw %q; want the canonical content %q", checked, res.Revision.Content)
+			}
+			if _, err := s.SaveDesign(ctx, "checked", cacheDesign("checked", 20), 0, models.RevisionInfo{Check: check}); !errors.Is(err, models.ErrConflict) {
+				t.Fatalf("stale save: %v; want a conflict", err)
+			}
+			if _, err := s.SaveDesign(ctx, "checked", cacheDesign("checked", 10), 1, models.RevisionInfo{Check: check}); err != nil {
+				t.Fatal(err)
+			}
+			fs, err := s.FindingsByRevision(ctx, []int64{res.Revision.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := fs[res.Revision.ID]
+			if len(got) != 1 || got[0].Message != "check 1" || got[0].RevisionID != res.Revision.ID {
+				t.Fatalf("stored findings %+v; want exactly the first check's", got)
+			}
+		})
+	}
+}

@@ -62,6 +62,10 @@ type RevisionInfo struct {
 	Author string
 	// Message describes the change.
 	Message string
+	// Check, when set, computes the findings of a new revision from its canonical content. It
+	// runs before the write transaction (also for saves that then conflict or change nothing),
+	// and the findings are stored in the transaction that writes the revision.
+	Check func(ctx context.Context, canonical []byte) []Finding
 }
 
 // SaveResult is the outcome of SaveDesign.
@@ -136,11 +140,16 @@ func (s *Store) SaveDesign(ctx context.Context, name string, content []byte, exp
 	name = d.Metadata.Name
 	sum := sha256.Sum256(canonical)
 	digest := hex.EncodeToString(sum[:])
+	var findings []Finding
+	if info.Check != nil {
+		findings = info.Check(ctx, canonical)
+	}
 	var res SaveResult
 	var saved Design
 	// The name's write lock orders this process's cache updates like the commits.
 	unlock := s.heads.lock(name)
 	defer unlock()
+	defer s.lockWrites()()
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// Microseconds: what PostgreSQL keeps, so the saved records equal the ones read back.
 		now := time.Now().UTC().Truncate(time.Microsecond)
@@ -184,6 +193,14 @@ func (s *Store) SaveDesign(ctx context.Context, name string, content []byte, exp
 		}
 		if err := tx.Create(&rev).Error; err != nil {
 			return err
+		}
+		if len(findings) > 0 {
+			for i := range findings {
+				findings[i].ID, findings[i].RevisionID, findings[i].CreatedAt = 0, rev.ID, now
+			}
+			if err := tx.CreateInBatches(findings, 200).Error; err != nil {
+				return fmt.Errorf("storing findings: %w", err)
+			}
 		}
 		res.Revision, res.Created, saved = &rev, true, design
 		return recordEvent(tx, info.Author, "design.save", "design", name, map[string]any{
@@ -244,6 +261,7 @@ func (s *Store) lockForUpdate(tx *gorm.DB) *gorm.DB {
 func (s *Store) DeleteDesign(ctx context.Context, name string, expected int, actor string) error {
 	unlock := s.heads.lock(name)
 	defer unlock()
+	defer s.lockWrites()()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var design Design
 		err := s.lockForUpdate(tx).Where("name = ?", name).Take(&design).Error

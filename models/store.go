@@ -51,6 +51,7 @@ type Store struct {
 	dialect   Dialect
 	authCache sync.Map // token hash -> authEntry
 
+	writeMu        sync.Mutex // SQLite: design writes queue here rather than in SQLite's busy handler
 	heads          *headCache
 	headValidation HeadValidation
 	stmts          headStatements
@@ -153,6 +154,18 @@ func redactURL(s string) string {
 		}
 	}
 	return s
+}
+
+// lockWrites serialises this process's design writes on SQLite and returns the unlock (a no-op
+// elsewhere). SQLite allows one writer at a time; its busy handler retries a locked database
+// after sleeps of growing length, so concurrent writers would leave the lock idle between
+// them, while a mutex hands it over at once.
+func (s *Store) lockWrites() func() {
+	if s.dialect != DialectSQLite {
+		return func() {}
+	}
+	s.writeMu.Lock()
+	return s.writeMu.Unlock
 }
 
 // Dialect returns the database in use.

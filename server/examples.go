@@ -58,8 +58,8 @@ func (s *Server) loadExamples(ctx context.Context, dirs []string) error {
 			if err != nil {
 				return fmt.Errorf("rendering example %s: %w", f, err)
 			}
-			res, err := s.store.SaveDesign(ctx, d.Metadata.Name, b, 0, models.RevisionInfo{
-				Author: ExamplesAuthor, Message: "loaded from " + filepath.Base(f),
+			_, err = s.store.SaveDesign(ctx, d.Metadata.Name, b, 0, models.RevisionInfo{
+				Author: ExamplesAuthor, Message: "loaded from " + filepath.Base(f), Check: s.resolver.CheckOnSave,
 			})
 			if errors.Is(err, models.ErrConflict) {
 				s.log.WarnContext(ctx, "skipping a duplicate example design", slog.String("file", f), slog.String("design", d.Metadata.Name))
@@ -67,9 +67,6 @@ func (s *Server) loadExamples(ctx context.Context, dirs []string) error {
 			}
 			if err != nil {
 				return fmt.Errorf("saving example %s: %w", f, err)
-			}
-			if err := s.resolver.RecordFindings(ctx, res.Revision); err != nil {
-				s.log.WarnContext(ctx, "storing the findings of an example design", slog.String("design", d.Metadata.Name), slog.String("error", err.Error()))
 			}
 			loaded++
 		}

@@ -277,24 +277,45 @@ func deploymentOf(d *models.DeploymentRecord) *model.Deployment {
 // RecordFindings runs the policy check on the design of rev (design rules only) and stores the
 // findings as the revision's.
 func (r *Resolver) RecordFindings(ctx context.Context, rev *models.DesignRevision) error {
-	d, _, err := models.CanonicalDesign("", []byte(rev.Content))
+	rows, err := r.findings(ctx, []byte(rev.Content))
 	if err != nil {
-		return fmt.Errorf("parsing revision %d: %w", rev.Number, err)
+		return fmt.Errorf("revision %d: %w", rev.Number, err)
+	}
+	return r.Store.ReplaceFindings(ctx, rev.ID, rows)
+}
+
+// CheckOnSave is the models.RevisionInfo Check of saves: the findings of the design rules on
+// the canonical content, stored with the new revision in its transaction. A failing check is
+// logged and stores no findings (the save goes on).
+func (r *Resolver) CheckOnSave(ctx context.Context, canonical []byte) []models.Finding {
+	rows, err := r.findings(ctx, canonical)
+	if err != nil {
+		r.logger().WarnContext(ctx, "computing the findings of a saved revision", slog.String("error", err.Error()))
+		return nil
+	}
+	return rows
+}
+
+// findings runs the design rules on canonical design content. Positions refer to that content.
+func (r *Resolver) findings(ctx context.Context, canonical []byte) ([]models.Finding, error) {
+	d, _, err := models.CanonicalDesign("", canonical)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the design: %w", err)
 	}
 	engine, err := r.Policies(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fs, err := engine.Check(ctx, policies.Target{Design: d}, nil)
 	if err != nil {
-		return fmt.Errorf("checking design %q revision %d: %w", d.Metadata.Name, rev.Number, err)
+		return nil, fmt.Errorf("checking design %q: %w", d.Metadata.Name, err)
 	}
 	rows := make([]models.Finding, len(fs))
 	for i, f := range fs {
 		rows[i] = models.Finding{Mesh: f.Mesh, RuleID: f.Rule, Severity: string(f.Severity), Path: f.Path, Message: f.Message,
 			Object: f.Object, Line: f.Line, Column: f.Column, Suppressed: f.Suppressed, SuppressReason: f.SuppressReason}
 	}
-	return r.Store.ReplaceFindings(ctx, rev.ID, rows)
+	return rows, nil
 }
 
 // findingOf converts a stored finding, taking the title and remedy from the rule catalogue.

@@ -8,7 +8,6 @@ package graph
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"time"
 
@@ -119,14 +118,11 @@ func (r *designRevisionResolver) Findings(ctx context.Context, obj *models.Desig
 func (r *mutationResolver) SaveDesign(ctx context.Context, input model.SaveDesignInput) (*model.SaveDesignPayload, error) {
 	actor := actorName(ctx)
 	res, err := r.Store.SaveDesign(ctx, input.Name, []byte(input.Content), input.ExpectedRevision,
-		models.RevisionInfo{Author: actor, Message: input.Message})
+		models.RevisionInfo{Author: actor, Message: input.Message, Check: r.CheckOnSave})
 	if err != nil {
 		return nil, r.toGraphQLError(ctx, err)
 	}
 	if res.Created {
-		if err := r.RecordFindings(ctx, res.Revision); err != nil {
-			r.logger().WarnContext(ctx, "storing the findings of a saved revision", slog.String("design", input.Name), slog.String("error", err.Error()))
-		}
 		r.publish(model.DesignChange{Kind: model.DesignChangeKindSaved, Name: input.Name, Revision: res.Revision.Number, Actor: actor, Time: res.Revision.CreatedAt})
 	}
 	return &model.SaveDesignPayload{Revision: res.Revision, Created: res.Created}, nil

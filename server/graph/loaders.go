@@ -27,9 +27,10 @@ type loader[K comparable, V any] struct {
 	fetch func(ctx context.Context, keys []K) (map[K]V, error)
 	ctx   context.Context
 
-	mu    sync.Mutex
-	cur   *batch[K, V]
-	cache map[K]*batch[K, V]
+	mu     sync.Mutex
+	cur    *batch[K, V]
+	cache  map[K]*batch[K, V]
+	primed map[K]V // values known without a fetch (see prime)
 }
 
 type batch[K comparable, V any] struct {
@@ -41,12 +42,19 @@ type batch[K comparable, V any] struct {
 }
 
 func newLoader[K comparable, V any](ctx context.Context, fetch func(context.Context, []K) (map[K]V, error)) *loader[K, V] {
-	return &loader[K, V]{fetch: fetch, ctx: ctx, cache: map[K]*batch[K, V]{}}
+	return &loader[K, V]{fetch: fetch, ctx: ctx}
 }
 
 // load returns the value for key (ok false when missing), waiting for the batch holding it.
 func (l *loader[K, V]) load(ctx context.Context, key K) (V, bool, error) {
 	l.mu.Lock()
+	if v, ok := l.primed[key]; ok {
+		l.mu.Unlock()
+		return v, true, nil
+	}
+	if l.cache == nil {
+		l.cache = map[K]*batch[K, V]{}
+	}
 	b, cached := l.cache[key]
 	if !cached && !inList(ctx) {
 		// Nothing to batch with: a field of a single object is fetched at once.
@@ -89,10 +97,10 @@ func (l *loader[K, V]) prime(key K, v V) {
 	if _, ok := l.cache[key]; ok {
 		return
 	}
-	b := &batch[K, V]{keys: []K{key}, done: make(chan struct{}), res: map[K]V{key: v}}
-	b.once.Do(func() {})
-	close(b.done)
-	l.cache[key] = b
+	if l.primed == nil {
+		l.primed = make(map[K]V, 1)
+	}
+	l.primed[key] = v
 }
 
 // inList reports whether the field being resolved belongs to an element of a list (where its
