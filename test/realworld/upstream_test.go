@@ -802,3 +802,50 @@ func TestAnchorAcrossDocumentsFailsClearly(t *testing.T) {
 		t.Errorf("exit %d: %s", code, errOut)
 	}
 }
+
+// `trellis import` on a directory of mixed files (manifests, mesh objects, a README) as a new
+// user runs it: one progress line per file, a closing summary, and -o json output.
+func TestImportDirectoryUX(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"bookinfo.yaml", "destination-rule-all-mtls.yaml", "virtual-service-reviews-80-20.yaml"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "upstream", "istio-bookinfo", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("# not YAML: skipped\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := trellis("import", "istio", "-f", dir, "-o", "json")
+	if code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"read " + filepath.Join(dir, "bookinfo.yaml") + ": 14 objects (Deployment ×6, Service ×4, ServiceAccount ×4)",
+		"read " + filepath.Join(dir, "destination-rule-all-mtls.yaml") + ": 4 objects (DestinationRule ×4)",
+		"imported 19 objects from 3 files (istio): 4 services, 0 external services, 1 traffic policies, 0 access rules; 0 warnings; 10 workload objects read for identities only",
+		"note: service reviews: identity bookinfo-reviews",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut, "README") {
+		t.Errorf("README.md was read: %s", errOut)
+	}
+	ds, err := spec.LoadBytes("imported.json", []byte(out))
+	if err != nil || !strings.HasPrefix(strings.TrimSpace(out), "{") {
+		t.Fatalf("-o json output is not a JSON design: %v\n%s", err, out)
+	}
+	if got := split("reviews", policy(t, ds[0], "reviews").Routes[0]); got != "reviews/v1=80,reviews/v2=20" {
+		t.Errorf("split = %s", got)
+	}
+	// A directory without any YAML or JSON file is a usage error that says so.
+	empty := t.TempDir()
+	if code, _, errOut := trellis("import", "istio", "-f", empty); code != cli.ExitUsage || !strings.Contains(errOut, "holds no .yaml, .yml or .json file") {
+		t.Errorf("empty directory: exit %d: %s", code, errOut)
+	}
+}
