@@ -281,7 +281,10 @@ func TestJoinTokenRequired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	deadline := time.Now().Add(5 * time.Second)
+	for p.XDSStats().LastError == "" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if p.Identity().Ready() || p.XDSStats().Acks != 0 {
 		t.Fatalf("a proxy with a wrong join token got configuration: %+v", p.XDSStats())
 	}
@@ -292,11 +295,11 @@ func TestJoinTokenRequired(t *testing.T) {
 	_ = p.Wait()
 }
 
-// TestRotationUnderLoadFailsNothing: certificates live 2 s and rotate every second while a steady
+// TestRotationUnderLoadFailsNothing: certificates live 3 s and rotate every 1.5 s while a steady
 // load runs frontend -> reviews; halfway, after the first certificates expired, the load widens so
 // that new connections handshake with rotated certificates. No request may fail.
 func TestRotationUnderLoadFailsNothing(t *testing.T) {
-	env := startMesh(t, spec.MTLSStrict, spec.ActionDeny, 2*time.Second)
+	env := startMesh(t, spec.MTLSStrict, spec.ActionDeny, 3*time.Second)
 	fe := env.sidecar(t, "frontend", "", "127.0.0.1:1", env.token)
 	if code, body := callReviews(t, fe, nil, 200); code != 200 {
 		t.Fatalf("warm-up: %d %q", code, body)
@@ -328,16 +331,20 @@ func TestRotationUnderLoadFailsNothing(t *testing.T) {
 		wg.Add(1)
 		go worker()
 	}
-	time.Sleep(2500 * time.Millisecond) // the first certificates have expired by now
+	time.Sleep(3500 * time.Millisecond) // the first certificates have expired by now
+	handshakes := statValue(t, env.reviews.AdminAddr(), "trellis_proxy_downstream_tls_handshakes_total")
 	for i := 0; i < 14; i++ {
 		wg.Add(1)
 		go worker()
 	}
-	time.Sleep(2500 * time.Millisecond)
+	time.Sleep(3000 * time.Millisecond)
 	close(stop)
 	wg.Wait()
 	if failed.Load() != 0 {
 		t.Fatalf("%d of %d requests failed during rotation; first: %v", failed.Load(), failed.Load()+ok.Load(), firstErr.Load())
+	}
+	if after := statValue(t, env.reviews.AdminAddr(), "trellis_proxy_downstream_tls_handshakes_total"); after <= handshakes {
+		t.Fatalf("no new mTLS handshake after the first certificates expired (%v before, %v after)", handshakes, after)
 	}
 	if ok.Load() < 200 {
 		t.Fatalf("only %d requests completed", ok.Load())
