@@ -76,7 +76,7 @@ func (a *Adapter) Import(ctx context.Context, objs []*unstructured.Unstructured,
 		if im.known(o) && o.GetKind() != "Service" {
 			s, _, _ := unstructured.NestedMap(o.Object, "spec")
 			if app := im.selectorApp(o, s); app != "" {
-				im.service(app, o.GetNamespace())
+				im.service(app, im.workloadNS(o, app))
 			}
 		}
 	}
@@ -193,6 +193,30 @@ func (im *importer) metadata(objs []*unstructured.Unstructured) {
 	if len(common) > 0 {
 		im.d.Metadata.Labels = common
 	}
+}
+
+// rootNamespace is Istio's default root namespace: a policy there with a workload selector
+// applies to the selected workloads of every namespace (Istio's tasks apply rate limits and
+// plugins in istio-system for workloads in default).
+const rootNamespace = "istio-system"
+
+// workloadNS returns the namespace of the service a policy selects: the policy's own, except
+// for root-namespace policies, which select the only Kubernetes Service of that name elsewhere.
+func (im *importer) workloadNS(o *unstructured.Unstructured, app string) string {
+	ns := o.GetNamespace()
+	if ns != rootNamespace {
+		return ns
+	}
+	var found []string
+	for k := range im.kubeSel {
+		if kns, kname, _ := strings.Cut(k, "/"); kname == app && kns != ns {
+			found = append(found, kns)
+		}
+	}
+	if len(found) == 1 {
+		return found[0]
+	}
+	return ns
 }
 
 // service returns the design service for name in namespace, creating it on first sight.

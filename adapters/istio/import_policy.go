@@ -38,7 +38,7 @@ func (im *importer) peerAuthentication(o *unstructured.Unstructured, s map[strin
 		}
 		return
 	}
-	svc := im.service(app, o.GetNamespace())
+	svc := im.service(app, im.workloadNS(o, app))
 	if m, ok := peerModes[mode]; ok {
 		sec.MTLSOverrides = append(sec.MTLSOverrides, spec.MTLSOverride{Service: app, Mode: m})
 	}
@@ -169,7 +169,7 @@ func (im *importer) authorizationPolicy(o *unstructured.Unstructured, s map[stri
 		im.warn(o, "spec.action", adapters.FeatureAuthzAllow, action+" policies have no design equivalent: dropped")
 		return
 	}
-	im.service(app, o.GetNamespace())
+	im.service(app, im.workloadNS(o, app))
 	allow := action != "DENY"
 	rule := spec.AccessRule{Name: o.GetName(), Destination: app, Action: spec.ActionAllow}
 	feature := adapters.FeatureAuthzAllow
@@ -370,7 +370,7 @@ func (im *importer) requestAuthentication(o *unstructured.Unstructured, s map[st
 		}
 		if app != "" {
 			rule.Services = []string{app}
-			im.service(app, o.GetNamespace())
+			im.service(app, im.workloadNS(o, app))
 		}
 		sec.RequestAuthentication = append(sec.RequestAuthentication, rule)
 	}
@@ -455,7 +455,7 @@ func (im *importer) wasmPlugin(o *unstructured.Unstructured, s map[string]any) {
 	}
 	if app != "" {
 		e.Services = []string{app}
-		im.service(app, o.GetNamespace())
+		im.service(app, im.workloadNS(o, app))
 	}
 	im.d.Spec.Extensions = append(im.d.Spec.Extensions, e)
 }

@@ -52,7 +52,7 @@ func (im *importer) labelsService(o *unstructured.Unstructured, field string, ra
 	for _, k := range sortedKeys(im.kubeSel) {
 		kns, kname, _ := strings.Cut(k, "/")
 		sel := im.kubeSel[k]
-		if kns != ns || !labelsInclude(labels, sel) {
+		if (kns != ns && ns != rootNamespace) || !labelsInclude(labels, sel) {
 			continue
 		}
 		if len(sel) > best || (len(sel) == best && named[kname] && !named[name]) {

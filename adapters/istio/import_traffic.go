@@ -2,6 +2,7 @@ package istio
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -490,30 +491,58 @@ func unquoteMeta(s string) (string, error) {
 // ---- EnvoyFilter (local rate limit) ----
 
 func (im *importer) envoyFilter(o *unstructured.Unstructured, s map[string]any) {
-	app := im.labelsService(o, "spec.workloadSelector.labels", mp(mp(s, "workloadSelector"), "labels"))
-	for _, p := range list(s, "configPatches") {
+	labels := mp(mp(s, "workloadSelector"), "labels")
+	if gatewayWorkload(labels) {
+		im.warn(o, "spec.workloadSelector", "", "EnvoyFilters of an ingress or egress gateway are outside the mesh design: dropped")
+		return
+	}
+	app := im.labelsService(o, "spec.workloadSelector.labels", labels)
+	for i, p := range list(s, "configPatches") {
 		pm, _ := p.(map[string]any)
 		value := mp(mp(pm, "patch"), "value")
-		if str(value, "name") != "envoy.filters.http.local_ratelimit" || app == "" {
-			continue
+		// The token bucket sits on the filter (HTTP_FILTER patch) or, per route, in the
+		// route's typed_per_filter_config (HTTP_ROUTE patch), as Istio's rate limit task shows.
+		var tc map[string]any
+		path := fmt.Sprintf("spec.configPatches[%d].patch.value", i)
+		if str(value, "name") == "envoy.filters.http.local_ratelimit" {
+			tc, path = mp(value, "typed_config"), path+".typed_config"
+		} else if pf := mp(mp(value, "typed_per_filter_config"), "envoy.filters.http.local_ratelimit"); pf != nil {
+			tc, path = pf, path+".typed_per_filter_config[envoy.filters.http.local_ratelimit]"
 		}
-		tc := mp(value, "typed_config")
 		if inner := mp(tc, "value"); inner != nil {
-			tc = inner
+			tc, path = inner, path+".value"
 		}
 		tb := mp(tc, "token_bucket")
-		fill := str(tb, "fill_interval")
-		per := i32(tb, "tokens_per_fill")
-		if d, err := time.ParseDuration(fill); err == nil && d > 0 && d != time.Second {
-			per = int32(float64(per) / d.Seconds())
-			im.warn(o, "spec.configPatches[].patch.value.typed_config.token_bucket.fill_interval", adapters.FeatureRateLimit, "the fill interval is converted to requests per second")
+		if tb == nil || app == "" {
+			continue
+		}
+		tokens := i32(tb, "tokens_per_fill")
+		if tokens == 0 {
+			tokens = i32(tb, "max_tokens")
+		}
+		perSecond := float64(tokens)
+		if fill := str(tb, "fill_interval"); fill != "" {
+			d, err := time.ParseDuration(fill)
+			if err != nil || d <= 0 {
+				im.warn(o, path+".token_bucket.fill_interval", adapters.FeatureRateLimit, fmt.Sprintf("cannot read fill interval %q: the rate limit is not imported", fill))
+				return
+			}
+			perSecond = float64(tokens) / d.Seconds()
+		}
+		rps := int32(math.Ceil(perSecond))
+		if rps < 1 {
+			rps = 1
+		}
+		if float64(rps) != perSecond {
+			im.warn(o, path+".token_bucket", adapters.FeatureRateLimit, fmt.Sprintf(
+				"%d requests every %s (%.3g per second) is imported as %d per second, the design's unit: the limit is looser than the source", tokens, str(tb, "fill_interval"), perSecond, rps))
 		}
 		tp := im.policy(app)
 		if tp.Resilience == nil {
 			tp.Resilience = &spec.Resilience{}
 		}
-		tp.Resilience.RateLimit = &spec.RateLimit{RequestsPerSecond: per, Burst: i32(tb, "max_tokens")}
-		im.service(app, o.GetNamespace())
+		tp.Resilience.RateLimit = &spec.RateLimit{RequestsPerSecond: rps, Burst: i32(tb, "max_tokens")}
+		im.service(app, im.workloadNS(o, app))
 		return
 	}
 	im.warn(o, "spec.configPatches", "", "EnvoyFilters other than a local rate limit have no design equivalent: dropped")

@@ -20,6 +20,8 @@ type upstreamCase struct {
 	name   string
 	source string
 	inputs []string // files or directories under testdata/upstream
+	// args are extra flags of the import (--namespace).
+	args []string
 	// exit is the expected exit code of the import (ExitOK unless said otherwise).
 	exit int
 	// warnings must each appear on stderr; absent lists warnings that must not.
@@ -587,6 +589,52 @@ var moreCases = []upstreamCase{
 	},
 }
 
+// Istio's rate limit task: EnvoyFilters in the root namespace.
+var rateLimitCases = []upstreamCase{
+	{
+		name: "istio local rate limit EnvoyFilter in istio-system for productpage in default", source: "istio",
+		inputs: []string{"istio-bookinfo/bookinfo.yaml", "istio/local-rate-limit.yaml"}, args: []string{"--namespace", "default"},
+		warnings: []string{
+			"EnvoyFilter istio-system/filter-local-ratelimit-svc: spec.configPatches[0].patch.value.typed_config.value.token_bucket: 4 requests every 60s (0.0667 per second) is imported as 1 per second, the design's unit: the limit is looser than the source",
+		},
+		check: func(t *testing.T, d *spec.Design) {
+			if got := serviceNames(d); strings.Join(got, ",") != "details,productpage,ratings,reviews" {
+				t.Errorf("services = %v: the root-namespace filter must select default/productpage, not create istio-system/productpage", got)
+			}
+			r := policy(t, d, "productpage").Resilience
+			if r == nil || r.RateLimit == nil || r.RateLimit.RequestsPerSecond != 1 || r.RateLimit.Burst != 4 {
+				t.Errorf("rate limit = %s, want 1/s with a burst of 4", mustYAML(r))
+			}
+		},
+		roundTrip: "istio",
+	},
+	{
+		name: "istio local rate limit set per route (typed_per_filter_config)", source: "istio",
+		inputs: []string{"istio-bookinfo/bookinfo.yaml", "istio/local-rate-limit-per-route.yaml"}, args: []string{"--namespace", "default"},
+		warnings: []string{"spec.configPatches[1].patch.value.typed_per_filter_config[envoy.filters.http.local_ratelimit].value.token_bucket: 4 requests every 60s"},
+		check: func(t *testing.T, d *spec.Design) {
+			r := policy(t, d, "productpage").Resilience
+			if r == nil || r.RateLimit == nil || r.RateLimit.RequestsPerSecond != 1 || r.RateLimit.Burst != 4 {
+				t.Errorf("rate limit = %s, want the route's bucket: 1/s, burst 4", mustYAML(r))
+			}
+		},
+	},
+	{
+		name: "istio global rate limit on the ingress gateway is outside the design", source: "istio",
+		inputs: []string{"istio-bookinfo/bookinfo.yaml", "istio/global-rate-limit-gateway.yaml"},
+		warnings: []string{
+			"EnvoyFilter istio-system/filter-ratelimit: spec.workloadSelector: EnvoyFilters of an ingress or egress gateway are outside the mesh design: dropped",
+			"EnvoyFilter istio-system/filter-ratelimit-svc: spec.workloadSelector: EnvoyFilters of an ingress or egress gateway",
+		},
+		absent: []string{"ConfigMap /ratelimit-config", "kind not imported: v1 ConfigMap"},
+		check: func(t *testing.T, d *spec.Design) {
+			if len(d.Spec.Traffic) != 0 {
+				t.Errorf("traffic = %s, want none", mustYAML(d.Spec.Traffic))
+			}
+		},
+	},
+}
+
 // Quirks of real files: Helm output, kubectl dumps, editors' encodings, YAML anchors.
 var quirkCases = []upstreamCase{
 	{
@@ -671,13 +719,17 @@ var quirkCases = []upstreamCase{
 }
 
 func TestUpstreamConfigurations(t *testing.T) {
-	for _, c := range append(append(append([]upstreamCase{}, upstreamCases...), moreCases...), quirkCases...) {
+	var all []upstreamCase
+	for _, cs := range [][]upstreamCase{upstreamCases, moreCases, rateLimitCases, quirkCases} {
+		all = append(all, cs...)
+	}
+	for _, c := range all {
 		t.Run(c.name, func(t *testing.T) {
 			args := []string{"import", c.source}
 			for _, in := range c.inputs {
 				args = append(args, "-f", filepath.Join("testdata", "upstream", in))
 			}
-			code, out, errOut := trellis(args...)
+			code, out, errOut := trellis(append(args, c.args...)...)
 			want := c.exit
 			if want == 0 {
 				want = cli.ExitOK
