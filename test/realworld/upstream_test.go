@@ -553,6 +553,30 @@ var moreCases = []upstreamCase{
 		},
 	},
 	{
+		name: "SMI v1alpha1 quantities (500m, 0m) next to the Books app with legacy workload kinds", source: "smi",
+		inputs:   []string{"smi-booksapp"},
+		warnings: []string{"imported 14 objects from 1 file (smi): 4 services, 0 external services, 2 traffic policies, 0 access rules; 0 warnings; 7 workload objects read for identities only"},
+		absent:   []string{"Deployment", "Job"},
+		check: func(t *testing.T, d *spec.Design) {
+			a := policy(t, d, "authors").Routes[0].Backends
+			if len(a) != 2 || a[0].Weight != a[1].Weight || a[0].Weight == 0 || a[1].Service != "authors-clone" {
+				t.Errorf("authors split = %s, want 500m/500m (equal)", split("authors", policy(t, d, "authors").Routes[0]))
+			}
+			if got := split("webapp", policy(t, d, "webapp").Routes[0]); got != "webapp=1000,webapp-clone=0" {
+				t.Errorf("webapp split = %s, want everything on webapp and none on webapp-clone", got)
+			}
+			if s := service(t, d, "authors-clone"); len(s.Ports) != 1 || s.Ports[0].Port != 7009 {
+				t.Errorf("authors-clone ports = %+v, want the Service's 7009", s.Ports)
+			}
+		},
+		roundTrip: "linkerd",
+		rtCheck: func(t *testing.T, d *spec.Design) {
+			if got := split("webapp", policy(t, d, "webapp").Routes[0]); !strings.HasPrefix(got, "webapp=") || strings.Contains(got, "webapp-clone=") && !strings.HasSuffix(got, "webapp-clone=0") {
+				t.Errorf("webapp split through Linkerd = %s, want no traffic to webapp-clone", got)
+			}
+		},
+	},
+	{
 		name: "App Mesh howto-k8s-http-headers walkthrough rendered with envsubst", source: "appmesh",
 		inputs:   []string{"appmesh/manifest.yaml"},
 		warnings: []string{`VirtualNode front.spec.backends: App Mesh backends are an egress allow-list of "color"`},
