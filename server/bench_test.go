@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -22,10 +23,24 @@ var benchHTTP = &http.Client{Transport: &http.Transport{MaxIdleConns: 200, MaxId
 // something even with -benchtime 3x.
 const minSamples = 1000
 
+// cpuTime returns the CPU time (user + system) the process has used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // runClients runs max(b.N, minSamples) calls of fn spread over benchClients goroutines and
-// returns the latency of each call and the wall time.
+// returns the latency of each call and the wall time. It also reports the process's CPU time
+// per call (server and load generator together: unlike latencies, it hardly depends on what
+// else the machine runs, so it compares changes on a busy machine).
 func runClients(b *testing.B, fn func(client, i int) error) ([]time.Duration, time.Duration) {
 	b.Helper()
+	defer func(start time.Duration) {
+		b.ReportMetric(float64((cpuTime()-start).Microseconds())/float64(max(b.N, minSamples)), "cpu-µs/req")
+	}(cpuTime())
 	var next atomic.Int64
 	total := max(b.N, minSamples)
 	lat := make([]time.Duration, total)

@@ -298,10 +298,15 @@ func (r *Resolver) CheckOnSave(ctx context.Context, canonical []byte) []models.F
 
 // findings runs the design rules on canonical design content. Positions refer to that content.
 func (r *Resolver) findings(ctx context.Context, canonical []byte) ([]models.Finding, error) {
-	d, _, err := models.CanonicalDesign("", canonical)
+	// Parsed only: the content is canonical already (CanonicalDesign would render it again).
+	ds, err := spec.LoadBytes("design", canonical)
 	if err != nil {
 		return nil, fmt.Errorf("parsing the design: %w", err)
 	}
+	if len(ds) != 1 {
+		return nil, fmt.Errorf("parsing the design: %d designs; expected one", len(ds))
+	}
+	d := ds[0]
 	engine, err := r.Policies(ctx)
 	if err != nil {
 		return nil, err
