@@ -23,12 +23,36 @@ func (im *importer) security() *spec.Security {
 	return im.d.Spec.Security
 }
 
+// selectsOutside reports (with a warning) a policy whose selector names no design service: an
+// ingress or egress gateway, or labels no Kubernetes Service of the input selects. Treating it
+// as namespace-wide would apply it to every service.
+func (im *importer) selectsOutside(o *unstructured.Unstructured, s map[string]any, app string, f adapters.Feature) bool {
+	labels := mp(mp(s, "selector"), "matchLabels")
+	if len(labels) == 0 || app != "" {
+		return false
+	}
+	if gatewayWorkload(labels) {
+		im.warn(o, "spec.selector", f, "the policy applies to an ingress or egress gateway, which is outside the mesh design: dropped")
+	} else {
+		im.warn(o, "spec.selector.matchLabels", f,
+			fmt.Sprintf("selects workloads by %v, which name no service of the input (include their Kubernetes Service): dropped", sortedKeys(labels)))
+	}
+	return true
+}
+
 func (im *importer) peerAuthentication(o *unstructured.Unstructured, s map[string]any) {
 	im.warnUnknown(o, "spec", s, adapters.FeatureMTLSStrict, "selector", "mtls", "portLevelMtls")
 	mode := str(mp(s, "mtls"), "mode")
 	app := im.selectorApp(o, s)
+	if im.selectsOutside(o, s, app, adapters.FeatureMTLSStrict) {
+		return
+	}
 	sec := im.security()
 	if app == "" {
+		if ns := o.GetNamespace(); ns != rootNamespace && ns != im.d.Metadata.Namespace && ns != "" {
+			im.warn(o, "metadata.namespace", adapters.FeatureMTLSStrict,
+				"the mode of namespace "+ns+" is imported as the design's mesh-wide mode (a design has one mTLS mode for all its services)")
+		}
 		if m, ok := peerModes[mode]; ok {
 			if sec.MTLS != "" && sec.MTLS != m {
 				im.warn(o, "spec.mtls.mode", adapters.FeatureMTLSStrict, "namespaces have different mTLS modes: the design has one mesh-wide mode, "+string(sec.MTLS)+" is kept")
@@ -138,6 +162,9 @@ func (im *importer) authorizationPolicy(o *unstructured.Unstructured, s map[stri
 	labels := mp(mp(s, "selector"), "matchLabels")
 	if (action == "" || action == "ALLOW") && len(rules) == 0 && len(labels) == 0 {
 		sec.DefaultPolicy = spec.ActionDeny
+		return
+	}
+	if im.selectsOutside(o, s, app, adapters.FeatureAuthzAllow) {
 		return
 	}
 	if action == "DENY" && len(rules) == 1 {
@@ -348,6 +375,9 @@ func (im *importer) authzRule(o *unstructured.Unstructured, path, app string, rm
 func (im *importer) requestAuthentication(o *unstructured.Unstructured, s map[string]any) {
 	im.warnUnknown(o, "spec", s, adapters.FeatureJWT, "selector", "jwtRules")
 	app := im.selectorApp(o, s)
+	if im.selectsOutside(o, s, app, adapters.FeatureJWT) {
+		return
+	}
 	sec := im.security()
 	for i, jr := range list(s, "jwtRules") {
 		jm, _ := jr.(map[string]any)

@@ -199,8 +199,11 @@ kubectl get svc,virtualservices,destinationrules,peerauthentications,authorizati
 			// (a subset without its DestinationRule, a route to an undeclared service, ...),
 			// rather than letting validate or translate fail later. The design is printed anyway.
 			if _, verr := spec.LoadBytes("imported design", b); verr != nil {
-				return withCode(ExitInvalid, fmt.Errorf("the imported design does not validate yet (printed anyway): %w; "+
-					"hint: add the missing objects to the input (Kubernetes Services, DestinationRules, service-defaults, ...) or edit the design", verr))
+				hint := "add the missing objects to the input (Kubernetes Services, DestinationRules, service-defaults, ...) or edit the design"
+				if same := sameNameServices(d); same != "" {
+					hint = same + "; a design names each service once: import the objects of one namespace at a time (one design per namespace)"
+				}
+				return withCode(ExitInvalid, fmt.Errorf("the imported design does not validate yet (printed anyway): %w; hint: %s", verr, hint))
 			}
 			return nil
 		},

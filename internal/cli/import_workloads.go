@@ -347,3 +347,24 @@ func emptyDesign(d *spec.Design) bool {
 	return len(d.Spec.Services) == 0 && len(d.Spec.ExternalServices) == 0 && len(d.Spec.Traffic) == 0 &&
 		d.Spec.Security == nil && d.Spec.Telemetry == nil && len(d.Spec.Extensions) == 0
 }
+
+// sameNameServices describes services of one name imported from several namespaces ("httpbin
+// is in namespaces bar and foo"), or "" when there are none.
+func sameNameServices(d *spec.Design) string {
+	nss := map[string][]string{}
+	for _, s := range d.Spec.Services {
+		ns := s.Namespace
+		if ns == "" {
+			ns = d.Metadata.Namespace
+		}
+		nss[s.Name] = append(nss[s.Name], ns)
+	}
+	var out []string
+	for _, n := range sortedStringKeys(nss) {
+		if len(nss[n]) > 1 {
+			sort.Strings(nss[n])
+			out = append(out, fmt.Sprintf("%s is in namespaces %s", n, strings.Join(nss[n], " and ")))
+		}
+	}
+	return strings.Join(out, ", ")
+}

@@ -264,8 +264,8 @@ var upstreamCases = []upstreamCase{
 		name: "istio ingress ipBlocks policies stay out of the mesh design", source: "istio",
 		inputs: []string{"istio/authz-ingress.yaml", "istio/httpbin.yaml"},
 		warnings: []string{
-			"AuthorizationPolicy foo/ingress-policy: spec.selector: the policy protects an ingress or egress gateway, which is outside the mesh design: dropped",
-			"AuthorizationPolicy istio-system/ingress-deny: spec.selector: the policy protects an ingress or egress gateway",
+			"AuthorizationPolicy foo/ingress-policy: spec.selector: the policy applies to an ingress or egress gateway, which is outside the mesh design: dropped",
+			"AuthorizationPolicy istio-system/ingress-deny: spec.selector: the policy applies to an ingress or egress gateway",
 		},
 		absent: []string{"istio-ingressgateway\n"},
 		check: func(t *testing.T, d *spec.Design) {
@@ -613,6 +613,21 @@ var moreCases = []upstreamCase{
 	},
 }
 
+// Istio's authentication task: PeerAuthentications of two namespaces and end-user
+// authentication on the ingress gateway.
+var authnCases = []upstreamCase{
+	{
+		name: "istio authn-policy task: gateway JWT stays on the gateway; same-named services of two namespaces", source: "istio",
+		inputs: []string{"istio/authn-policy.yaml", "istio/httpbin.yaml"}, exit: cli.ExitInvalid,
+		warnings: []string{
+			"RequestAuthentication istio-system/jwt-example: spec.selector: the policy applies to an ingress or egress gateway, which is outside the mesh design: dropped",
+			"AuthorizationPolicy istio-system/frontend-ingress: spec.selector: the policy applies to an ingress or egress gateway",
+			"hint: httpbin is in namespaces bar and foo; a design names each service once: import the objects of one namespace at a time",
+		},
+		absent: []string{"requestAuthentication"},
+	},
+}
+
 // Istio's rate limit task: EnvoyFilters in the root namespace.
 var rateLimitCases = []upstreamCase{
 	{
@@ -744,7 +759,7 @@ var quirkCases = []upstreamCase{
 
 func TestUpstreamConfigurations(t *testing.T) {
 	var all []upstreamCase
-	for _, cs := range [][]upstreamCase{upstreamCases, moreCases, rateLimitCases, quirkCases} {
+	for _, cs := range [][]upstreamCase{upstreamCases, moreCases, authnCases, rateLimitCases, quirkCases} {
 		all = append(all, cs...)
 	}
 	for _, c := range all {
