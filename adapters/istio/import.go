@@ -96,7 +96,20 @@ func (a *Adapter) Import(ctx context.Context, objs []*unstructured.Unstructured,
 	}
 	for _, o := range sorted {
 		if !handled[ref(o)] {
-			im.warn(o, "", adapters.Feature(""), "kind not imported: "+o.GetAPIVersion()+" "+o.GetKind())
+			why := ""
+			switch o.GetKind() {
+			case "Gateway":
+				why = ": ingress and egress gateways are outside the mesh design"
+			case "Sidecar":
+				why = ": it scopes what each proxy is configured with; a design has no equivalent (every service may call every other, as access rules allow)"
+			case "ProxyConfig", "WorkloadEntry", "WorkloadGroup":
+				why = ": proxy settings and VM workloads have no design equivalent"
+			case "TrafficSplit", "HTTPRouteGroup", "TrafficTarget":
+				why = ": SMI objects import with `trellis import smi`"
+			case "HTTPRoute", "GRPCRoute", "TCPRoute":
+				why = ": Gateway API routes import with `trellis import gateway-api`"
+			}
+			im.warn(o, "", adapters.Feature(""), "kind not imported: "+o.GetAPIVersion()+" "+o.GetKind()+why)
 		}
 	}
 	im.finish()

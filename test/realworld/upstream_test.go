@@ -131,7 +131,7 @@ var upstreamCases = []upstreamCase{
 		name: "istio bookinfo directory (manifests, mTLS DestinationRules, 80/20 split, ingress gateway)", source: "istio",
 		inputs: []string{"istio-bookinfo"},
 		warnings: []string{
-			"Gateway /bookinfo-gateway: kind not imported: networking.istio.io/v1alpha3 Gateway",
+			"Gateway /bookinfo-gateway: kind not imported: networking.istio.io/v1alpha3 Gateway: ingress and egress gateways are outside the mesh design",
 			"VirtualService /bookinfo: spec.gateways: routes bound only to ingress gateways (bookinfo-gateway) are outside the mesh design",
 			"imported 21 objects from 4 files (istio): 4 services, 0 external services, 1 traffic policies, 0 access rules; 2 warnings; 10 workload objects read for identities only",
 		},
@@ -628,6 +628,20 @@ var authnCases = []upstreamCase{
 	},
 }
 
+var telemetryCases = []upstreamCase{
+	{
+		name: "istio Telemetry access logs and a namespace-isolation Sidecar", source: "istio",
+		inputs:   []string{"istio/telemetry-sidecar.yaml", "istio-bookinfo/bookinfo.yaml"},
+		warnings: []string{"Sidecar bookinfo/default: kind not imported: networking.istio.io/v1alpha3 Sidecar: it scopes what each proxy is configured with"},
+		check: func(t *testing.T, d *spec.Design) {
+			if d.Spec.Telemetry == nil || d.Spec.Telemetry.AccessLogs == nil || !d.Spec.Telemetry.AccessLogs.Enabled {
+				t.Errorf("telemetry = %s, want access logs on", mustYAML(d.Spec.Telemetry))
+			}
+		},
+		roundTrip: "istio",
+	},
+}
+
 // Istio's rate limit task: EnvoyFilters in the root namespace.
 var rateLimitCases = []upstreamCase{
 	{
@@ -759,7 +773,7 @@ var quirkCases = []upstreamCase{
 
 func TestUpstreamConfigurations(t *testing.T) {
 	var all []upstreamCase
-	for _, cs := range [][]upstreamCase{upstreamCases, moreCases, authnCases, rateLimitCases, quirkCases} {
+	for _, cs := range [][]upstreamCase{upstreamCases, moreCases, authnCases, telemetryCases, rateLimitCases, quirkCases} {
 		all = append(all, cs...)
 	}
 	for _, c := range all {
