@@ -150,9 +150,11 @@ type importer struct {
 	netAuth   map[string][]string // "ns/name" -> cidrs
 	nsPolicy  map[string]string
 	profiled  map[string]bool
-	security  *spec.Security
-	telemetry *spec.Telemetry
-	warns     []adapters.Warning
+	// svcDefaults are the timeout and retries of annotated Services, keyed "ns/name".
+	svcDefaults map[string]spec.Route
+	security    *spec.Security
+	telemetry   *spec.Telemetry
+	warns       []adapters.Warning
 }
 
 func kindKey(o *unstructured.Unstructured) string {
@@ -244,6 +246,7 @@ func (im *importer) run() *spec.Design {
 	im.authentications()
 	im.authorizations()
 	im.rateLimits()
+	im.applyServiceRouteDefaults()
 	im.serverAuthorizations()
 	for _, k := range sortedKeys(im.byKind) {
 		if importedKinds[k] {
@@ -354,6 +357,59 @@ func (im *importer) plainServices() {
 		im.kubeSelector(o, s)
 		im.servicePorts(o, s)
 		im.accrual(o, s)
+		im.serviceRouteDefaults(o, s)
+	}
+}
+
+// serviceRouteDefaults reads the retry and timeout annotations Linkerd (2.16 and later) also
+// takes on a Service ("kubectl annotate service color retry.linkerd.io/http=5xx"): they apply to
+// every request to the service whose route sets none of its own.
+func (im *importer) serviceRouteDefaults(o *unstructured.Unstructured, s *spec.Service) {
+	ann := o.GetAnnotations()
+	found := false
+	for _, k := range []string{annTimeoutRequest, annRetryHTTP, annRetryGRPC, annRetryLimit, annRetryTimeout, "timeout.linkerd.io/response", "timeout.linkerd.io/idle"} {
+		if _, ok := ann[k]; ok {
+			found = true
+		}
+	}
+	if !found {
+		return
+	}
+	r := spec.Route{Name: "default"}
+	im.routeAnnotations(o, &r)
+	if r.Timeout.IsZero() && r.Retries == nil {
+		return
+	}
+	if im.svcDefaults == nil {
+		im.svcDefaults = map[string]spec.Route{}
+	}
+	im.svcDefaults[o.GetNamespace()+"/"+s.Name] = r
+}
+
+// applyServiceRouteDefaults gives the routes of each annotated service the service's timeout and
+// retries where they set none, or adds a catch-all route carrying them.
+func (im *importer) applyServiceRouteDefaults() {
+	for _, k := range sortedKeys(im.svcDefaults) {
+		def := im.svcDefaults[k]
+		ns, name, _ := strings.Cut(k, "/")
+		tp := im.trafficFor(ns, name)
+		hasCatchAll := false
+		for i := range tp.Routes {
+			r := &tp.Routes[i]
+			if r.Timeout.IsZero() {
+				r.Timeout = def.Timeout
+			}
+			if r.Retries == nil && def.Retries != nil {
+				rt := *def.Retries
+				r.Retries = &rt
+			}
+			if len(r.Match) == 0 {
+				hasCatchAll = true
+			}
+		}
+		if !hasCatchAll {
+			tp.Routes = append(tp.Routes, def)
+		}
 	}
 }
 

@@ -724,6 +724,17 @@ var quirkCases = []upstreamCase{
 		},
 	},
 	{
+		name: "linkerd retry and timeout annotations on a Service (Linkerd 2.16+)", source: "linkerd",
+		inputs: []string{"quirks/emojivoto-annotated-services.yaml"},
+		check: func(t *testing.T, d *spec.Design) {
+			rs := policy(t, d, "voting-svc").Routes
+			if len(rs) != 1 || rs[0].Timeout.String() != "300ms" || rs[0].Retries == nil || rs[0].Retries.Attempts != 3 || strings.Join(rs[0].Retries.On, ",") != "5xx" {
+				t.Errorf("voting-svc routes = %s, want every request: 300ms timeout, 3 retries on 5xx", mustYAML(rs))
+			}
+		},
+		roundTrip: "linkerd",
+	},
+	{
 		name: "kubectl get -o yaml List with server metadata, managedFields and status", source: "istio",
 		inputs: []string{"quirks/kubectl-get-list.yaml", "istio-bookinfo/bookinfo.yaml"},
 		absent: []string{"managedFields", "status", "resourceVersion", "last-applied"},
