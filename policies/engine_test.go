@@ -3,6 +3,7 @@ package policies
 import (
 	"context"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -176,5 +177,99 @@ func TestUnknownRulesInConfig(t *testing.T) {
 	got := newEngine(t, Options{}).UnknownRules(cfg)
 	if len(got) != 1 || got[0] != "ignore[1].rule: TEL-001" {
 		t.Errorf("UnknownRules = %v", got)
+	}
+}
+
+// TestConsulConfigEntries checks that the Consul rules find the same problems in the adapter's
+// plain config entries as in its consul-k8s custom resources: on every shared case as
+// generated (no findings), and with every ServiceDefaults protocol forced to tcp and every
+// splitter's first weight raised by one (findings of CSL-001, CSL-002 and CSL-003).
+func TestConsulConfigEntries(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t, Options{})
+	a, err := adapters.Lookup("consul")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("../spec/testdata/cases/*.yaml")
+	type key struct{ rule, service string }
+	findings := func(d *spec.Design, format string, breakIt bool) map[key]int {
+		out, _, err := adapters.Translate(ctx, a, d, adapters.Options{ConsulFormat: format})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if breakIt {
+			for _, o := range out.Objects {
+				breakConsulObject(t, o.Object, format)
+			}
+		}
+		fs, err := e.Check(ctx, Target{Design: d, Meshes: map[string]*adapters.Output{"consul": out}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[key]int{}
+		for _, f := range fs {
+			if f.Mesh == "consul" {
+				got[key{f.Rule, f.service}]++
+			}
+		}
+		return got
+	}
+	rules := map[string]bool{}
+	for _, f := range files {
+		ds, err := spec.LoadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			for _, breakIt := range []bool{false, true} {
+				crd, ce := findings(d, "crd", breakIt), findings(d, "config-entry", breakIt)
+				if !reflect.DeepEqual(crd, ce) {
+					t.Errorf("%s (broken %v): consul findings differ:\ncustom resources %v\nconfig entries   %v", f, breakIt, crd, ce)
+				}
+				if !breakIt && len(ce) > 0 {
+					t.Errorf("%s: findings on adapter output: %v", f, ce)
+				}
+				for k := range ce {
+					rules[k.rule] = true
+				}
+			}
+		}
+	}
+	for _, r := range []string{"CSL-001", "CSL-002", "CSL-003"} {
+		if !rules[r] {
+			t.Errorf("%s never fired on the broken outputs", r)
+		}
+	}
+}
+
+// breakConsulObject sets a ServiceDefaults protocol to tcp and raises a splitter's first weight.
+func breakConsulObject(t *testing.T, o map[string]any, format string) {
+	t.Helper()
+	fields, protocol, splits, weight := o, "Protocol", "Splits", "Weight"
+	if format == "crd" {
+		fields, _ = o["spec"].(map[string]any)
+		protocol, splits, weight = "protocol", "splits", "weight"
+	}
+	if fields == nil {
+		return
+	}
+	switch o["kind"] {
+	case "ServiceDefaults":
+		fields[protocol] = "tcp"
+	case "ServiceSplitter":
+		list, _ := fields[splits].([]any)
+		if len(list) == 0 {
+			return
+		}
+		s := list[0].(map[string]any)
+		switch w := s[weight].(type) {
+		case int64:
+			s[weight] = w + 1
+		case float64:
+			s[weight] = w + 1
+		default:
+			t.Fatalf("splitter weight %T", w)
+		}
 	}
 }

@@ -14,16 +14,27 @@ package trellis.rules.csl003
 
 import data.trellis.lib
 
-protocols := {o.metadata.name: lower(object.get(o.spec, "protocol", "tcp")) |
-	some o in lib.objects_of("consul", "ServiceDefaults")
-}
+protocols := lib.consul_protocols
 
+# consul-k8s custom resources.
 findings contains f if {
 	some o in lib.objects_of("consul", "ServiceIntentions")
+	not o.Kind # the config-entry form, below
 	dest := o.spec.destination.name
 	p := object.get(protocols, dest, "tcp")
 	not p in lib.l7_protocols
 	some i, s in o.spec.sources
 	count(object.get(s, "permissions", [])) > 0
 	f := {"msg": sprintf("source %q has L7 permissions, but %q speaks %s", [s.name, dest, p]), "path": sprintf("spec.sources[%d].permissions", [i]), "object": lib.ref(o), "service": dest}
+}
+
+# Plain config entries: the destination is the entry's Name.
+findings contains f if {
+	some o in lib.consul_entries("service-intentions")
+	dest := o.Name
+	p := object.get(protocols, dest, "tcp")
+	not p in lib.l7_protocols
+	some i, s in object.get(o, "Sources", [])
+	count(object.get(s, "Permissions", [])) > 0
+	f := {"msg": sprintf("source %q has L7 permissions, but %q speaks %s", [s.Name, dest, p]), "path": sprintf("Sources[%d].Permissions", [i]), "object": lib.ref(o), "service": dest}
 }

@@ -71,8 +71,25 @@ objects_of(mesh, kind) := input.meshes[mesh].kinds[kind]
 
 objects_of(mesh, kind) := [o | some o in objects(mesh); o.kind == kind] if not input.meshes[mesh].kinds
 
-# ref names a generated object in findings.
-ref(o) := {"kind": o.kind, "name": o.metadata.name, "namespace": object.get(o.metadata, "namespace", "")}
+# ref names a generated object in findings: a Kubernetes-shaped object by kind and metadata, a
+# plain Consul config entry without that envelope by its Kind, Name and Namespace.
+ref(o) := {"kind": o.kind, "name": o.metadata.name, "namespace": object.get(o.metadata, "namespace", "")} if o.metadata.name
+
+ref(o) := {"kind": object.get(o, "Kind", ""), "name": object.get(o, "Name", ""), "namespace": object.get(o, "Namespace", "")} if not o.metadata.name
+
+# consul_entries lists the plain Consul config entries of one Kind ("service-splitter") among the
+# consul objects: the adapter's config-entry form (trellis translate --consul-format
+# config-entry: Kind, Name and the entry's fields at the top level, inside a kind/metadata
+# envelope) and entries without any envelope. consul-k8s custom resources are not included
+# (rules read those through objects_of with their CRD kind).
+consul_entries(kind) := [o | some o in objects("consul"); o.Kind == kind]
+
+# consul_protocols maps a service name to its lower-cased ServiceDefaults protocol, from custom
+# resources and, for names no custom resource declares, from plain config entries.
+consul_protocols := object.union(
+	{o.Name: lower(object.get(o, "Protocol", "tcp")) | some o in consul_entries("service-defaults")},
+	{o.metadata.name: lower(object.get(o.spec, "protocol", "tcp")) | some o in objects_of("consul", "ServiceDefaults"); o.spec},
+)
 
 # server_service is the service a Linkerd Server selects (its app label), "" when unknown.
 server_service(o) := object.get(object.get(object.get(o.spec, "podSelector", {}), "matchLabels", {}), "app", "")
