@@ -259,6 +259,13 @@ func parseObjects(file string, data []byte) ([]*unstructured.Unstructured, error
 				}
 				return fmt.Errorf("%s:%d: %s; hint: YAML anchors do not cross --- document separators: define the anchor in the same document, or put the objects in one List", file, line, err)
 			}
+			if strings.Contains(err.Error(), "found character that cannot start any token") {
+				for i, l := range strings.Split(doc, "\n") {
+					if strings.HasPrefix(strings.TrimLeft(l, " "), "\t") {
+						return fmt.Errorf("%s:%d: %s; hint: YAML indents with spaces: this line starts with a tab", file, start+i, err)
+					}
+				}
+			}
 			return fmt.Errorf("%s:%d: %s", file, start+yamlErrLine(err), err)
 		}
 		o, err := decodeObjects(j)

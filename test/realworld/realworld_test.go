@@ -211,6 +211,8 @@ func TestUnusableInputsFailClearly(t *testing.T) {
 			[]string{"walkthrough.yaml.template:4:", "${MESH_NAME}", "envsubst"}},
 		{"linkerd", "profile-fragment.yaml", "spec:\n  routes:\n  - name: GET /books\n    timeout: 300ms\n",
 			[]string{"profile-fragment.yaml:1:", "apiVersion and kind are required"}},
+		{"istio", "tabs.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n\tname: reviews\n",
+			[]string{"tabs.yaml:4:", "YAML indents with spaces: this line starts with a tab"}},
 	}
 	for _, c := range cases {
 		p := filepath.Join(dir, c.name)
