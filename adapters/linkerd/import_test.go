@@ -457,3 +457,42 @@ spec:
 		t.Errorf("no warning that Server reviews-v1-admin selects only version=v1 pods: %v", ws)
 	}
 }
+
+// Gateway API rule fields Linkerd does not act on (the experimental retry field, session
+// persistence) are reported with their path, not dropped silently.
+func TestImportReportsRuleFieldsLinkerdIgnores(t *testing.T) {
+	objs, err := adaptertest.ParseObjects([]byte(`
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: split-route, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: service, port: 80}]
+  rules:
+  - backendRefs:
+    - {name: servicev1, port: 80, weight: 50}
+    - {name: servicev2, port: 80, weight: 50}
+    sessionPersistence: {sessionName: split-route-cookie, type: Cookie}
+    timeouts: {request: 10s}
+    retry: {codes: [500, 503], attempts: 2, backoff: 100ms}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, ws := importObjects(t, objs)
+	var all []string
+	for _, w := range ws {
+		all = append(all, w.String())
+	}
+	joined := strings.Join(all, "\n")
+	for _, want := range []string{
+		"spec.rules[0].retry: Linkerd ignores the Gateway API retry field",
+		"spec.rules[0].sessionPersistence: Linkerd has no session persistence",
+	} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("warnings lack %q:\n%s", want, joined)
+		}
+	}
+	if len(d.Spec.Traffic) != 1 || d.Spec.Traffic[0].Routes[0].Timeout.String() != "10s" {
+		t.Errorf("route = %s", mustJSON(t, d.Spec.Traffic))
+	}
+}

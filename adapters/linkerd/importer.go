@@ -492,6 +492,10 @@ func (im *importer) meshRoutes(kind string, grpc bool) {
 			im.policyRts[o.GetNamespace()+"/"+o.GetName()] = o
 			continue
 		}
+		if svcParent == nil && len(parents) == 0 {
+			im.warn(o, adapters.FeatureWeightedSplit, "spec.parentRefs is empty: the route is attached to nothing and routes no traffic; not imported (add a parentRef of kind Service)")
+			continue
+		}
 		if svcParent == nil {
 			var kinds []string
 			for _, p := range parents {
@@ -551,6 +555,17 @@ func (im *importer) meshRoutes(kind string, grpc bool) {
 				r.Backends = append(r.Backends, im.importBackend(ns, s, bm))
 			}
 			im.routeAnnotations(o, &r)
+			for _, k := range sortedKeys(rm) {
+				switch k {
+				case "name", "matches", "filters", "backendRefs", "timeouts":
+				case "retry":
+					im.warn(o, adapters.FeatureRetries, "spec.rules[%d].retry: Linkerd ignores the Gateway API retry field (it reads retry.linkerd.io annotations): not imported", ri)
+				case "sessionPersistence":
+					im.warn(o, adapters.FeatureConsistentHash, "spec.rules[%d].sessionPersistence: Linkerd has no session persistence: not imported", ri)
+				default:
+					im.warn(o, "", "spec.rules[%d].%s has no design equivalent: not imported", ri, k)
+				}
+			}
 			if t, ok := rm["timeouts"].(map[string]any); ok && r.Timeout.IsZero() {
 				if v, _ := t["request"].(string); v != "" {
 					if d, err := parseLinkerdDuration(v); err == nil {

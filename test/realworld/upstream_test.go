@@ -488,6 +488,16 @@ var upstreamCases = []upstreamCase{
 		absent: []string{"answers 500", "forwarded instead"},
 	},
 	{
+		name: "gateway-api GEP-1619 session persistence example without parentRefs", source: "gateway-api",
+		inputs: []string{"gateway-api/gep-1619-split-route.yaml"}, exit: cli.ExitInvalid,
+		warnings: []string{"HTTPRoute default/split-route.spec.parentRefs: no parentRefs: the route is attached to nothing and routes no traffic; skipped (add a parentRef of kind Service for a mesh route)"},
+	},
+	{
+		name: "the same GEP-1619 route through the linkerd importer", source: "linkerd",
+		inputs: []string{"gateway-api/gep-1619-split-route.yaml"}, exit: cli.ExitInvalid,
+		warnings: []string{"HTTPRoute/split-route: spec.parentRefs is empty: the route is attached to nothing"},
+	},
+	{
 		name: "gateway-api ServiceImport parent (GEP-1748) imports nothing, and says why", source: "gateway-api",
 		inputs: []string{"gateway-api/httproute-gamma-serviceimport.yaml"}, exit: cli.ExitInvalid,
 		warnings: []string{`parent ServiceImport "store" is not a Service: multi-cluster ServiceImports are not design services`},
