@@ -2,18 +2,23 @@ package perf
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/trellis-mesh/trellis/controlplane"
+	"github.com/trellis-mesh/trellis/controlplane/meshca"
 	"github.com/trellis-mesh/trellis/proxy"
 	"github.com/trellis-mesh/trellis/spec"
 )
@@ -24,10 +29,6 @@ const (
 	ConfigOneProxy         = "one-proxy"
 	ConfigSidecarToSidecar = "sidecar-to-sidecar"
 )
-
-// PeerIdentityHeader carries the caller identity between bundled proxies (a pre-mTLS stand-in
-// for the peer certificate); the one-proxy run sends it itself, as a client sidecar would.
-const PeerIdentityHeader = "x-trellis-peer-identity"
 
 // MeshOptions configure a side-by-side run against the bundled mesh.
 type MeshOptions struct {
@@ -78,6 +79,42 @@ type target struct {
 	name, namespace, identity string
 	port                      int32
 	versions                  []spec.Version
+	mtls                      spec.MTLSMode
+}
+
+// spiffeID is the SPIFFE ID of the target's sidecars (the in-process control plane's trust
+// domain is cluster.local).
+func (t target) spiffeID() string {
+	if strings.HasPrefix(t.identity, "spiffe://") {
+		return t.identity
+	}
+	return meshca.SPIFFEID("cluster.local", t.namespace, t.identity)
+}
+
+// mtlsMode returns the mTLS mode of a service port in its design: the design's mode (default
+// strict), overridden for the service, then for the port.
+func mtlsMode(d *spec.Design, service string, port int32) spec.MTLSMode {
+	mode := spec.MTLSStrict
+	if d.Spec.Security == nil {
+		return mode
+	}
+	if d.Spec.Security.MTLS != "" {
+		mode = d.Spec.Security.MTLS
+	}
+	portMode := spec.MTLSMode("")
+	for _, o := range d.Spec.Security.MTLSOverrides {
+		switch {
+		case o.Service != service:
+		case o.Port == 0:
+			mode = o.Mode
+		case o.Port == port:
+			portMode = o.Mode
+		}
+	}
+	if portMode != "" {
+		return portMode
+	}
+	return mode
 }
 
 func findService(designs []*spec.Design, ref string) (target, error) {
@@ -106,6 +143,7 @@ func findService(designs []*spec.Design, ref string) (target, error) {
 			if t.identity == "" {
 				t.identity = s.Name
 			}
+			t.mtls = mtlsMode(d, s.Name, t.port)
 			return t, nil
 		}
 	}
@@ -166,7 +204,11 @@ func RunMesh(ctx context.Context, o MeshOptions) (*MeshResult, error) {
 		return nil, fmt.Errorf("--upstream: %w", err)
 	}
 
-	cp := controlplane.New(controlplane.Options{Logger: log})
+	token, err := meshca.NewToken()
+	if err != nil {
+		return nil, fmt.Errorf("perf mesh: creating a join token: %w", err)
+	}
+	cp := controlplane.New(controlplane.Options{Logger: log, JoinToken: token})
 	if _, err := cp.SetDesigns(ctx, o.Designs); err != nil {
 		return nil, fmt.Errorf("perf mesh: serving the design: %w", err)
 	}
@@ -179,7 +221,7 @@ func RunMesh(ctx context.Context, o MeshOptions) (*MeshResult, error) {
 	defer func() { cancel(); <-cpDone }()
 	xds := lis.Addr().String()
 
-	sidecars := &sidecarSet{xds: xds, log: log, binary: o.ProxyBinary, concurrency: o.ProxyConcurrency, stderr: o.ProxyStderr}
+	sidecars := &sidecarSet{xds: xds, token: token, log: log, binary: o.ProxyBinary, concurrency: o.ProxyConcurrency, stderr: o.ProxyStderr}
 	defer func() {
 		cancel()
 		sidecars.wait()
@@ -218,12 +260,28 @@ func RunMesh(ctx context.Context, o MeshOptions) (*MeshResult, error) {
 		return nil, err
 	}
 
+	// The one-proxy run calls the inbound listener as the --from workload would: over mutual TLS
+	// with a certificate of its identity (unless the service's mTLS is disabled), checking the
+	// service's SPIFFE ID.
+	oneProxy := struct {
+		url string
+		tls *TLS
+	}{url: "http://" + inbound + o.Path}
+	if tgt.mtls != spec.MTLSDisabled {
+		creds, cleanup, err := clientCredentials(cp, tgt.namespace, o.From)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+		creds.ServerID = tgt.spiffeID()
+		oneProxy.url, oneProxy.tls = "https://"+inbound+o.Path, creds
+	}
 	runs := []struct {
 		name, url string
-		headers   map[string]string
+		tls       *TLS
 	}{
 		{ConfigDirect, "http://" + app + o.Path, nil},
-		{ConfigOneProxy, "http://" + inbound + o.Path, map[string]string{PeerIdentityHeader: proxy.PeerIdentity(clientCfg)}},
+		{ConfigOneProxy, oneProxy.url, oneProxy.tls},
 		{ConfigSidecarToSidecar, "http://" + clientCfg.Outbound + o.Path, nil},
 	}
 	out := &MeshResult{}
@@ -231,13 +289,10 @@ func RunMesh(ctx context.Context, o MeshOptions) (*MeshResult, error) {
 		var results []*Result
 		for _, r := range runs {
 			p := o.Profile
-			p.Name, p.URL = r.name, r.url
+			p.Name, p.URL, p.TLS = r.name, r.url, r.tls
 			p.ExtraPIDs = append(append([]int(nil), o.Profile.ExtraPIDs...), sidecars.pids...)
 			p.Headers = map[string]string{}
 			for k, v := range o.Profile.Headers {
-				p.Headers[k] = v
-			}
-			for k, v := range r.headers {
 				p.Headers[k] = v
 			}
 			if _, ok := p.Headers["Host"]; !ok && r.name != ConfigDirect {
@@ -332,4 +387,39 @@ func freeAddrs() (string, string, error) {
 		_ = l.Close()
 	}
 	return out[0], out[1], nil
+}
+
+// clientCredentials issues a certificate of the calling workload (namespace, identity) from the
+// control plane's CA and writes it, its key and the CA's root to files (0600, in a new 0700
+// directory) for the load generator; cleanup removes them.
+func clientCredentials(cp *controlplane.Server, namespace, identity string) (*TLS, func(), error) {
+	cert, err := cp.IssueKeyPair(namespace, identity, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("perf mesh: issuing a certificate for %s.%s: %w", identity, namespace, err)
+	}
+	var chain []byte
+	for _, der := range cert.Certificate {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("perf mesh: encoding the client key: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "trellis-perf-mtls-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("perf mesh: creating the credentials directory: %w", err)
+	}
+	cleanup := func() { _ = os.RemoveAll(dir) }
+	t := &TLS{CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem"), CAFile: filepath.Join(dir, "ca.pem")}
+	for path, data := range map[string][]byte{
+		t.CertFile: chain,
+		t.KeyFile:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+		t.CAFile:   cp.CA().RootPEM(),
+	} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			cleanup()
+			return nil, nil, fmt.Errorf("perf mesh: writing %s: %w", path, err)
+		}
+	}
+	return t, cleanup, nil
 }

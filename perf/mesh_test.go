@@ -2,6 +2,7 @@ package perf_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -108,4 +109,89 @@ func TestRunMeshSubprocessSidecars(t *testing.T) {
 		t.Errorf("proxied run accounts for %d sidecar pids, want 3 (two versions + client)", got)
 	}
 	t.Logf("\n%s", res.Comparison.Text())
+}
+
+const guardedDesign = `
+apiVersion: trellis.dev/v1alpha1
+kind: Design
+metadata: {name: shop, namespace: shop}
+spec:
+  services:
+    - name: frontend
+      ports: [{port: 8080}]
+    - name: reviews
+      ports: [{port: 9080}]
+  security:
+    mtls: %s
+    defaultPolicy: deny
+    access:
+      - destination: reviews
+        sources: [frontend]
+`
+
+// TestRunMeshOneProxyUsesMutualTLS checks that the one-proxy run calls the strict inbound
+// listener over mutual TLS as the --from workload: the access rules judge the certificate's
+// identity (frontend allowed, another caller denied with 403), and the credentials it wrote are
+// removed afterwards.
+func TestRunMeshOneProxyUsesMutualTLS(t *testing.T) {
+	designs, err := spec.LoadBytes("guarded.yaml", []byte(fmt.Sprintf(guardedDesign, "strict")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	profile := perf.Profile{QPS: 200, Connections: 2, Requests: 40}
+	res, err := perf.RunMesh(context.Background(), perf.MeshOptions{Designs: designs, Service: "reviews", From: "frontend", Profile: profile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := res.Results[1]
+	if !strings.HasPrefix(one.Profile.URL, "https://127.0.0.1:") || one.Profile.TLS == nil {
+		t.Fatalf("one-proxy run: url %s tls %+v, want https with client credentials", one.Profile.URL, one.Profile.TLS)
+	}
+	if want := "spiffe://cluster.local/ns/shop/sa/reviews"; one.Profile.TLS.ServerID != want {
+		t.Errorf("one-proxy run checks server ID %q, want %q", one.Profile.TLS.ServerID, want)
+	}
+	for _, r := range res.Results {
+		if r.Requests != 40 || r.Errors != 0 {
+			t.Errorf("%s (allowed caller): %d requests, errors %v", r.Profile.Name, r.Requests, r.ErrorCodes)
+		}
+	}
+	for _, f := range []string{one.Profile.TLS.CertFile, one.Profile.TLS.KeyFile, one.Profile.TLS.CAFile} {
+		if _, err := os.Stat(f); !os.IsNotExist(err) {
+			t.Errorf("%s still exists after the run (err %v); the credentials must be removed", f, err)
+		}
+	}
+
+	denied, err := perf.RunMesh(context.Background(), perf.MeshOptions{Designs: designs, Service: "reviews", From: "stranger", Profile: profile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range denied.Results[1:] {
+		if r.ErrorCodes["403"] != r.Requests || r.Requests == 0 {
+			t.Errorf("%s (caller stranger, not allowed): codes %v, want every request denied with 403", r.Profile.Name, r.Codes)
+		}
+	}
+}
+
+// TestRunMeshMTLSDisabledStaysPlaintext checks that a service without mTLS is called in plaintext.
+func TestRunMeshMTLSDisabledStaysPlaintext(t *testing.T) {
+	designs, err := spec.LoadBytes("guarded.yaml", []byte(fmt.Sprintf(guardedDesign, "disabled")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := perf.RunMesh(context.Background(), perf.MeshOptions{Designs: designs, Service: "reviews", From: "frontend",
+		Profile: perf.Profile{QPS: 200, Connections: 2, Requests: 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := res.Results[1]
+	if !strings.HasPrefix(one.Profile.URL, "http://") || one.Profile.TLS != nil {
+		t.Errorf("one-proxy run with mtls disabled: url %s tls %+v, want plaintext", one.Profile.URL, one.Profile.TLS)
+	}
+	// Without mTLS callers are anonymous to the access rules: the plaintext listener answers and
+	// the default policy denies both proxied runs alike.
+	for _, r := range res.Results[1:] {
+		if r.Requests != 20 || r.ErrorCodes["403"] != 20 {
+			t.Errorf("%s: %d requests, codes %v, want 20 answered 403 (anonymous caller)", r.Profile.Name, r.Requests, r.Codes)
+		}
+	}
 }

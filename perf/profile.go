@@ -55,6 +55,8 @@ type Profile struct {
 	// ExtraPIDs are processes (upstream, proxies) whose CPU time counts as the benchmark's own
 	// rather than other tenants' when measuring machine noise.
 	ExtraPIDs []int `json:"extraPIDs,omitempty"`
+	// TLS configures HTTPS to the target: required for an https URL, refused for http.
+	TLS *TLS `json:"tls,omitempty"`
 }
 
 // withDefaults returns the profile with documented defaults filled in.
@@ -105,10 +107,17 @@ func (p Profile) Validate() error {
 	switch {
 	case err != nil:
 		errs = append(errs, fmt.Errorf("profile.url: %w", err))
-	case u.Scheme != "http":
-		errs = append(errs, fmt.Errorf("profile.url: scheme %q is not supported; expected a URL such as http://127.0.0.1:8080/path", u.Scheme))
+	case u.Scheme != "http" && u.Scheme != "https":
+		errs = append(errs, fmt.Errorf("profile.url: scheme %q is not supported; expected a URL such as http://127.0.0.1:8080/path or https://…", u.Scheme))
 	case u.Hostname() == "":
 		errs = append(errs, fmt.Errorf("profile.url: %q has no host; expected a URL such as http://127.0.0.1:8080/path", p.URL))
+	case u.Scheme == "https" && p.TLS == nil:
+		errs = append(errs, fmt.Errorf("profile.tls: required for the https URL %q; expected at least caFile (or insecure: true)", p.URL))
+	case u.Scheme == "http" && p.TLS != nil:
+		errs = append(errs, fmt.Errorf("profile.tls: set for the plaintext URL %q; hint: use an https:// URL or drop the TLS settings", p.URL))
+	}
+	if p.TLS != nil {
+		errs = append(errs, p.TLS.validate())
 	}
 	for k := range p.Headers {
 		if k == "" || strings.ContainsAny(k, " :\r\n") {

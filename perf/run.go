@@ -126,13 +126,28 @@ func Run(ctx context.Context, profile Profile, progress func(Progress)) (*Result
 	if err != nil {
 		return nil, fmt.Errorf("load profile %q: %w", p.Name, err)
 	}
+	resolve := ""
+	if p.TLS != nil {
+		// The URL keeps its name (fortio verifies it as the TLS server name) and connections go
+		// to the checked loopback IP.
+		u, _ := url.Parse(p.URL)
+		port := u.Port()
+		if port == "" {
+			port = "443"
+		}
+		u.Host = net.JoinHostPort(u.Hostname(), port)
+		target, host, resolve = u.String(), "", ip.String()
+		if err := checkTLS(ctx, p.TLS, u.Hostname(), net.JoinHostPort(resolve, port)); err != nil {
+			return nil, fmt.Errorf("load profile %q: %w", p.Name, err)
+		}
+	}
 	if p.WarmUp > 0 {
-		if _, _, err := phase(ctx, p, target, host, "warm-up", p.WarmUp, 0, progress); err != nil {
+		if _, _, err := phase(ctx, p, target, host, resolve, "warm-up", p.WarmUp, 0, progress); err != nil {
 			return nil, fmt.Errorf("warming up %q: %w", p.Name, err)
 		}
 	}
 	cpu0, cpuErr := sampleCPU(p.ExtraPIDs)
-	res, start, err := phase(ctx, p, target, host, "load", p.Duration, p.Requests, progress)
+	res, start, err := phase(ctx, p, target, host, resolve, "load", p.Duration, p.Requests, progress)
 	end := time.Now()
 	cpu1, cpuErr1 := sampleCPU(p.ExtraPIDs)
 	var partial *partialError
@@ -195,7 +210,8 @@ func (c *counter) Info() string { return "trellis perf progress counter" }
 var _ periodic.AccessLogger = (*counter)(nil)
 
 // phase runs fortio once for dur; exactly > 0 sends that many requests instead, stopping at dur.
-func phase(ctx context.Context, p Profile, target, host, name string, dur time.Duration, exactly int64, progress func(Progress)) (*fhttp.HTTPRunnerResults, time.Time, error) {
+// resolve (https only) is the loopback IP fortio connects to for the URL's name.
+func phase(ctx context.Context, p Profile, target, host, resolve, name string, dur time.Duration, exactly int64, progress func(Progress)) (*fhttp.HTTPRunnerResults, time.Time, error) {
 	// fortio stops a timed run itself (the margin is a safety net); a counted run is stopped at
 	// the duration bound.
 	bound := dur + 10*time.Second
@@ -240,6 +256,10 @@ func phase(ctx context.Context, p Profile, target, host, name string, dur time.D
 		}
 	}
 	o.HTTPOptions.URL = target
+	if p.TLS != nil {
+		o.HTTPOptions.TLSOptions = p.TLS.fortioTLS()
+		o.HTTPOptions.Resolve = resolve
+	}
 	o.HTTPOptions.HTTPReqTimeOut = 5 * time.Second
 	o.HTTPOptions.Resolution = Resolution
 	if p.Body != "" {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"sort"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 // sidecarSet starts the bundled proxies of a mesh run, in process or as subprocesses.
 type sidecarSet struct {
 	xds         string
+	token       string // join token: Config.JoinToken in process, $TRELLIS_JOIN_TOKEN for subprocesses
 	log         *slog.Logger
 	binary      string
 	concurrency int
@@ -38,7 +40,7 @@ func (s *sidecarSet) start(ctx context.Context, cfg proxy.Config) error {
 	if s.binary != "" {
 		return s.startProcess(ctx, cfg)
 	}
-	cfg.XDS, cfg.Logger, cfg.DrainTimeout = s.xds, s.log, time.Second
+	cfg.XDS, cfg.Logger, cfg.DrainTimeout, cfg.JoinToken = s.xds, s.log, time.Second, s.token
 	p, err := proxy.Start(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("perf mesh: starting the %s sidecar: %w", cfg.Service, err)
@@ -76,6 +78,8 @@ func (s *sidecarSet) startProcess(ctx context.Context, cfg proxy.Config) error {
 	_ = l.Close()
 	cmd := exec.CommandContext(ctx, s.binary, proxyArgs(s.xds, admin, s.concurrency, cfg)...)
 	cmd.Stdout, cmd.Stderr = s.stderr, s.stderr
+	// The token goes in the environment, not on the command line other users can read.
+	cmd.Env = append(os.Environ(), "TRELLIS_JOIN_TOKEN="+s.token)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 3 * time.Second
 	if err := cmd.Start(); err != nil {

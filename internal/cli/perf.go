@@ -125,13 +125,16 @@ func newPerfRunCmd() *cobra.Command {
 		pf   profileFlags
 		sf   serverFlags
 		mesh string
+		tf   perf.TLS
 	)
 	cmd := &cobra.Command{
 		Use:   "run --url http://127.0.0.1:PORT/ [flags]",
 		Short: "Run one load profile against a loopback target and print the result",
 		Example: `  trellis perf run --url http://127.0.0.1:9080/ --qps 2000 -c 16 -d 15s -o json > direct.json
   trellis perf run --url http://127.0.0.1:15001/ -H "Host: reviews:9080" --qps 2000 -c 16 -d 15s --name sidecar -o json > sidecar.json
-  TRELLIS_TOKEN=trellis_… trellis perf run --url http://127.0.0.1:15001/ --name reviews --mesh native --server http://127.0.0.1:8080`,
+  TRELLIS_TOKEN=trellis_… trellis perf run --url http://127.0.0.1:15001/ --name reviews --mesh native --server http://127.0.0.1:8080
+  trellis perf run --url https://127.0.0.1:15006/ -H "Host: reviews:9080" --cert frontend.pem --key frontend-key.pem \
+    --cacert mesh-ca/ca-cert.pem --server-id spiffe://cluster.local/ns/shop/sa/reviews`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := pf.profile(cmd)
@@ -140,6 +143,9 @@ func newPerfRunCmd() *cobra.Command {
 			}
 			if p.URL == "" {
 				return withCode(ExitUsage, errors.New("--url is required (a loopback address such as http://127.0.0.1:9080/)"))
+			}
+			if tf != (perf.TLS{}) {
+				p.TLS = &tf
 			}
 			client, err := sf.client(cmd.Flags())
 			if err != nil {
@@ -185,6 +191,11 @@ func newPerfRunCmd() *cobra.Command {
 	pf.add(cmd)
 	sf.add(cmd.Flags(), "upload the result to this server under the profile --name")
 	cmd.Flags().StringVar(&mesh, "mesh", "", "mesh under test, recorded with an uploaded result (empty: the no-mesh baseline)")
+	cmd.Flags().StringVar(&tf.CAFile, "cacert", "", "https: PEM roots verifying the target's certificate")
+	cmd.Flags().StringVar(&tf.CertFile, "cert", "", "https: PEM client certificate (chain) for mutual TLS, with --key")
+	cmd.Flags().StringVar(&tf.KeyFile, "key", "", "https: PEM private key of --cert")
+	cmd.Flags().StringVar(&tf.ServerID, "server-id", "", "https: URI SAN (SPIFFE ID) the target's certificate must carry instead of a name matching the URL")
+	cmd.Flags().BoolVar(&tf.Insecure, "insecure", false, "https: do not verify the target's certificate")
 	return cmd
 }
 

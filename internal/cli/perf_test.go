@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -106,5 +107,28 @@ spec:
 	}
 	if code, _, errs := perfCLI(t, "mesh", "--design", design, "--service", "ratings"); code == ExitOK || !strings.Contains(errs, "reviews.shop") {
 		t.Errorf("unknown service: exit %d %q", code, errs)
+	}
+}
+
+func TestPerfRunHTTPS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := perfCLI(t, "run", "--url", srv.URL+"/", "--cacert", ca, "-c", "2", "-n", "20", "-o", "json")
+	if code != ExitOK {
+		t.Fatalf("https run with --cacert: exit %d: %s", code, errs)
+	}
+	if !strings.Contains(out, `"caFile": "`+ca+`"`) || !strings.Contains(out, `"requests": 20`) {
+		t.Errorf("result lacks the TLS settings or the 20 requests:\n%s", out)
+	}
+	if code, _, errs := perfCLI(t, "run", "--url", srv.URL+"/", "-n", "5", "-c", "1"); code != ExitUsage || !strings.Contains(errs, "profile.tls: required") {
+		t.Errorf("https without TLS flags: exit %d %q, want a usage error", code, errs)
+	}
+	// The test server's certificate is not an identity: a SPIFFE server ID check fails before the run.
+	if code, _, errs := perfCLI(t, "run", "--url", srv.URL+"/", "--cacert", ca, "--server-id", "spiffe://cluster.local/ns/shop/sa/reviews", "-n", "5", "-c", "1"); code != ExitUsage || !strings.Contains(errs, "expected the URI SAN") {
+		t.Errorf("wrong server ID: exit %d %q, want a usage error", code, errs)
 	}
 }
