@@ -4,13 +4,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/trellis-mesh/trellis/controlplane/meshca"
 	"github.com/trellis-mesh/trellis/examples/demo/launch"
 )
 
@@ -55,22 +53,14 @@ for this run.`,
 			}
 			opts.ReadyTimeout = readyLimit
 			out := cmd.OutOrStdout()
-			// The sidecars inherit the join token through the environment (trellis proxy reads
-			// TRELLIS_JOIN_TOKEN); the control plane requires it once every sidecar has enrolled.
-			token, err := meshca.NewToken()
-			if err != nil {
-				return withCode(ExitUsage, err)
-			}
-			if err := os.Setenv("TRELLIS_JOIN_TOKEN", token); err != nil {
-				return withCode(ExitUsage, fmt.Errorf("passing the join token to the sidecars: %w", err))
-			}
+			// The launcher generates a join token for this run, required from the first
+			// sidecar on, and passes it to the sidecars in their environment.
 			fmt.Fprintf(out, "starting the demo from %s …\n", opts.Design)
 			demo, err := launch.Start(cmd.Context(), opts)
 			if err != nil {
 				return withCode(ExitUsage, err)
 			}
 			defer demo.Stop()
-			demo.ControlPlane.SetIdentity(demo.ControlPlane.CA(), token)
 			entry := demo.Entry()
 			fmt.Fprintf(out, "control plane (xDS/ADS): %s\n", demo.XDS)
 			fmt.Fprintf(out, "%-14s %-22s %-22s %-22s %-22s %s\n", "INSTANCE", "APP", "INBOUND", "OUTBOUND", "ADMIN", "CALLS")

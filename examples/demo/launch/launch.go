@@ -2,6 +2,10 @@
 // one design, one in-process demo app instance per service version, and a `trellis proxy`
 // subprocess beside each instance. `trellis demo` is a thin wrapper around Start.
 //
+// The sidecars talk mutual TLS with certificates from the control plane's in-memory CA and enroll
+// with a join token (Options.JoinToken, or one generated for the run), passed to them in
+// $TRELLIS_JOIN_TOKEN: the launcher never runs open enrollment.
+//
 // The design's services may carry launcher-only annotations:
 //
 //	demo.trellis.dev/calls: "reviews,ratings"   upstream services called on every request
@@ -28,6 +32,7 @@ import (
 	"time"
 
 	"github.com/trellis-mesh/trellis/controlplane"
+	"github.com/trellis-mesh/trellis/controlplane/meshca"
 	"github.com/trellis-mesh/trellis/examples/demo/demoapp"
 	"github.com/trellis-mesh/trellis/spec"
 )
@@ -58,6 +63,9 @@ type Options struct {
 	Logger *slog.Logger
 	// ReadyTimeout bounds the wait for every sidecar to report ready. Default 30s.
 	ReadyTimeout time.Duration
+	// JoinToken is the token the sidecars enroll with (see controlplane.Options.JoinToken).
+	// Default: a new random token for this run.
+	JoinToken string
 }
 
 // Instance is one running service instance with its sidecar.
@@ -88,6 +96,9 @@ type Demo struct {
 	Instances []*Instance
 	// ControlPlane is the in-process control plane.
 	ControlPlane *controlplane.Server
+	// JoinToken is the token the control plane requires from proxies (Options.JoinToken or the
+	// one generated for this run); more proxies can join with it.
+	JoinToken string
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -151,8 +162,14 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 		return nil, err
 	}
 
-	// Control plane.
-	demo.ControlPlane = controlplane.New(controlplane.Options{Logger: opts.Logger})
+	// Control plane: enrollment needs the join token from the first sidecar on.
+	demo.JoinToken = opts.JoinToken
+	if demo.JoinToken == "" {
+		if demo.JoinToken, err = meshca.NewToken(); err != nil {
+			return fail(fmt.Errorf("creating the demo's join token: %w", err))
+		}
+	}
+	demo.ControlPlane = controlplane.New(controlplane.Options{Logger: opts.Logger, JoinToken: demo.JoinToken})
 	xdsAddr := opts.XDSAddr
 	if xdsAddr == "" {
 		xdsAddr = net.JoinHostPort(opts.Host, "0")
@@ -282,6 +299,9 @@ func (d *Demo) startInstance(ctx context.Context, opts Options, design *spec.Des
 		"--labels", strings.Join(pairs, ","), "--inbound", inst.Inbound, "--outbound", inst.Outbound,
 		"--app", inst.App, "--admin", inst.Admin, "--instance", name)
 	cmd := exec.CommandContext(ctx, opts.ProxyCommand[0], args...)
+	// The join token goes in the environment (trellis proxy reads $TRELLIS_JOIN_TOKEN), not on
+	// the command line, which other users can read.
+	cmd.Env = append(os.Environ(), "TRELLIS_JOIN_TOKEN="+d.JoinToken)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 15 * time.Second
 	pw := &prefixWriter{prefix: "[" + name + "] ", w: opts.ProxyOutput}

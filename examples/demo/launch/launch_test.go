@@ -7,11 +7,15 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/trellis-mesh/trellis/examples/demo/demoapp"
 	"github.com/trellis-mesh/trellis/examples/demo/launch"
 	"github.com/trellis-mesh/trellis/internal/cli"
+	"github.com/trellis-mesh/trellis/proxy"
 )
 
 // proxyEnv makes the test binary act as `trellis proxy` when the launcher runs it as a sidecar.
@@ -124,5 +128,80 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 	if err := demo.Err(); err != nil {
 		t.Errorf("component failures: %v", err)
+	}
+}
+
+// TestDemoRequiresJoinToken checks that the demo never runs open enrollment: its sidecars
+// enroll with the run's join token (generated, or Options.JoinToken) from the start and hold
+// mesh certificates, while a proxy without the token gets no configuration.
+func TestDemoRequiresJoinToken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a proxy subprocess")
+	}
+	t.Setenv(proxyEnv, "1")
+	t.Setenv("TRELLIS_JOIN_TOKEN", "") // the launcher must pass the token itself
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	design := filepath.Join(t.TempDir(), "one.yaml")
+	if err := os.WriteFile(design, []byte(`apiVersion: trellis.dev/v1alpha1
+kind: Design
+metadata: {name: one, namespace: demo}
+spec:
+  services:
+    - name: frontend
+      ports: [{port: 8080}]
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, given := range []string{"", "a-join-token-given-by-the-embedder"} {
+		demo, err := launch.Start(context.Background(), launch.Options{Design: design, ProxyCommand: []string{exe, "proxy"}, Logger: quiet, JoinToken: given})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if demo.JoinToken == "" || (given != "" && demo.JoinToken != given) {
+			t.Errorf("join token %q with Options.JoinToken %q: want the given one or a generated one", demo.JoinToken, given)
+		}
+		// The sidecar enrolled (with the token from its environment) and holds a certificate.
+		res, err := http.Get("http://" + demo.Entry().Admin + "/config_dump")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dump struct {
+			Identity struct {
+				SpiffeID string `json:"spiffe_id"`
+				Ready    bool   `json:"ready"`
+			} `json:"identity"`
+		}
+		err = json.NewDecoder(res.Body).Decode(&dump)
+		res.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "spiffe://cluster.local/ns/demo/sa/frontend"; !dump.Identity.Ready || dump.Identity.SpiffeID != want {
+			t.Errorf("sidecar identity %+v, want a certificate for %s", dump.Identity, want)
+		}
+		// A proxy without the token is refused.
+		ctx, cancel := context.WithCancel(context.Background())
+		p, err := proxy.Start(ctx, proxy.Config{XDS: demo.XDS, Service: "frontend", Namespace: "demo", Identity: "frontend",
+			Inbound: "127.0.0.1:0", Outbound: "127.0.0.1:0", App: "127.0.0.1:1", Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for p.XDSStats().LastError == "" && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if p.Identity().Ready() || p.XDSStats().Acks != 0 || !strings.Contains(p.XDSStats().LastError, "join token") {
+			t.Errorf("a proxy without the join token: identity ready %v, stats %+v; want it refused for the join token", p.Identity().Ready(), p.XDSStats())
+		}
+		cancel()
+		_ = p.Wait()
+		demo.Stop()
+		if err := demo.Err(); err != nil {
+			t.Errorf("component failures: %v", err)
+		}
 	}
 }
