@@ -35,11 +35,14 @@ type Security struct {
 	MTLS MTLSMode `json:"mtls,omitempty"`
 	// MTLSOverrides set another mode for one service (optionally one port). Default none.
 	MTLSOverrides []MTLSOverride `json:"mtlsOverrides,omitempty"`
-	// DefaultPolicy is what happens to a request no access rule matches: "allow" or "deny".
-	// Default "allow" (the meshes' own default); policy SEC-004 recommends "deny".
+	// DefaultPolicy is what happens to a request to a destination that has no allow rule, when no
+	// deny rule matches it: "allow" or "deny". A destination with at least one allow rule admits
+	// only the requests its allow rules match, whatever this policy (as Istio's ALLOW policies
+	// and Linkerd's authorizations do). Default "allow" (the meshes' own default); policy SEC-004
+	// recommends "deny".
 	DefaultPolicy PolicyAction `json:"defaultPolicy,omitempty"`
-	// Access rules allow or deny requests to a destination. Deny rules win over allow rules.
-	// Default none.
+	// Access rules allow or deny requests to a destination. Deny rules win over allow rules; a
+	// destination with an allow rule refuses what no allow rule matches. Default none.
 	Access []AccessRule `json:"access,omitempty"`
 	// RequestAuthentication validates JWTs on requests to services. Default none.
 	RequestAuthentication []JWTRule `json:"requestAuthentication,omitempty"`
@@ -55,7 +58,8 @@ type MTLSOverride struct {
 	Mode MTLSMode `json:"mode"`
 }
 
-// AccessRule allows or denies requests from sources to a destination service.
+// AccessRule allows or denies requests from sources to a destination service. Once a destination
+// has an allow rule, requests no allow rule of it matches are denied.
 type AccessRule struct {
 	// Name identifies the rule in generated objects and findings: a DNS-1123 label unique within
 	// the design. Default: "<destination>-<action>-<index>".

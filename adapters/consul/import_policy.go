@@ -209,6 +209,9 @@ func (b *designBuilder) security() {
 	providers := map[string][]string{}
 	var denyAll []string
 	withWildcard := map[string]bool{}
+	// defaultAllowSeen: Trellis wrote a wildcard allowed by the default policy, so the design's
+	// default is allow even if every service has a wildcard source.
+	defaultAllowSeen := false
 	rules := map[ruleKey]*spec.AccessRule{}
 	var ruleOrder []ruleKey
 	addRule := func(k ruleKey, src spec.Source, when []spec.AccessCondition) {
@@ -258,6 +261,7 @@ func (b *designBuilder) security() {
 				continue
 			}
 			if name == Wildcard && action == "allow" && strings.HasPrefix(desc, "trellis default policy") {
+				defaultAllowSeen = true
 				continue
 			}
 			addRule(ruleKey{dest: n, action: action, desc: desc}, src, nil)
@@ -265,7 +269,7 @@ func (b *designBuilder) security() {
 	}
 	// Every service with a wildcard source, one of them denied, is the design's default-deny
 	// baseline: the denied wildcards are the default, the others explicit rules.
-	defaultDeny := len(denyAll) > 0
+	defaultDeny := len(denyAll) > 0 && !defaultAllowSeen
 	for n := range b.services {
 		if !withWildcard[n] {
 			defaultDeny = false
@@ -275,8 +279,33 @@ func (b *designBuilder) security() {
 		sec.DefaultPolicy = spec.ActionDeny
 		used = true
 	} else {
+		// A design's allow rules admit only the callers they match, while Consul's default allow
+		// admits every caller no intention denies. A denied wildcard beside allowed sources is
+		// exactly the design's meaning (and what Trellis writes); without one, Consul admits
+		// everyone, which the design says with an explicit allow rule for any caller.
+		allowed, allowedAny := map[string]bool{}, map[string]bool{}
+		for _, k := range ruleOrder {
+			if k.action == string(spec.ActionAllow) {
+				allowed[k.dest] = true
+				if len(rules[k].When) == 0 && hasWildcard(rules[k].Sources) {
+					allowedAny[k.dest] = true
+				}
+			}
+		}
+		denied := map[string]bool{}
 		for _, n := range denyAll {
-			addRule(ruleKey{dest: n, action: "deny"}, spec.Source{Service: Wildcard}, nil)
+			denied[n] = true
+			if !allowed[n] {
+				addRule(ruleKey{dest: n, action: "deny"}, spec.Source{Service: Wildcard}, nil)
+			}
+		}
+		for _, n := range sortedKeys(allowed) {
+			if denied[n] || allowedAny[n] {
+				continue
+			}
+			addRule(ruleKey{dest: n, action: string(spec.ActionAllow), desc: "consul default allow"}, spec.Source{Service: Wildcard}, nil)
+			im.warnInfo(fmt.Sprintf("ServiceIntentions/%s.spec.sources", n), adapters.FeatureAuthzAllow,
+				"Consul's default allow admits every caller of %q that no intention denies; the design says so with an allow rule for any caller (\"*\"), since a design's allow rules admit only the callers they name. Hint: remove that rule to admit only the named sources", n)
 		}
 	}
 	for _, k := range ruleOrder {
@@ -558,4 +587,14 @@ func warnUnknownKeys(im *importer, path string, m map[string]any, f adapters.Fea
 			im.warn(path+"."+k, f, "field %q has no equivalent in the design and is not imported", k)
 		}
 	}
+}
+
+// hasWildcard reports whether any source is the "*" service.
+func hasWildcard(srcs []spec.Source) bool {
+	for _, s := range srcs {
+		if s.Service == Wildcard {
+			return true
+		}
+	}
+	return false
 }

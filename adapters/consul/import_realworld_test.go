@@ -139,9 +139,12 @@ func TestImportL7IntentionsWithoutServiceDefaults(t *testing.T) {
 	if len(d.Spec.Services) != 1 || d.Spec.Services[0].Protocol != spec.ProtocolHTTP {
 		t.Fatalf("services = %+v, want invoices as http", d.Spec.Services)
 	}
-	if d.Spec.Security == nil || len(d.Spec.Security.Access) != 1 || len(d.Spec.Security.Access[0].When) != 1 ||
-		d.Spec.Security.Access[0].When[0].Methods[0] != "GET" {
-		t.Errorf("access = %+v, want portal allowed GET /invoices", d.Spec.Security)
+	// Consul's default allow admits portal's other requests and every other caller: the design
+	// says so with a second allow rule for any caller.
+	if d.Spec.Security == nil || len(d.Spec.Security.Access) != 2 || len(d.Spec.Security.Access[0].When) != 1 ||
+		d.Spec.Security.Access[0].When[0].Methods[0] != "GET" ||
+		d.Spec.Security.Access[1].Sources[0].Service != "*" || len(d.Spec.Security.Access[1].When) != 0 {
+		t.Errorf("access = %+v, want portal allowed GET /invoices and any caller allowed", d.Spec.Security)
 	}
 	found := false
 	for _, w := range ws {

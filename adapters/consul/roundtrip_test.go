@@ -28,13 +28,24 @@ func normalize(t *testing.T, objs []*unstructured.Unstructured) string {
 			if !ok {
 				continue
 			}
+			var kept []any
 			for _, s := range srcs {
-				if m, ok := s.(map[string]any); ok {
-					delete(m, "description")
-					delete(m, "Description")
+				m, ok := s.(map[string]any)
+				if !ok {
+					kept = append(kept, s)
+					continue
 				}
+				delete(m, "description")
+				delete(m, "Description")
+				// Under Consul's default allow (every configuration compared here), a wildcard
+				// source allowed at L4 admits what no source at all admits: the importer makes
+				// it explicit because a design's allow rules admit only the callers they name.
+				if (m["name"] == "*" || m["Name"] == "*") && (m["action"] == "allow" || m["Action"] == "allow") {
+					continue
+				}
+				kept = append(kept, m)
 			}
-			_ = unstructured.SetNestedSlice(c.Object, srcs, path...)
+			_ = unstructured.SetNestedSlice(c.Object, kept, path...)
 		}
 		copies = append(copies, c)
 	}

@@ -183,19 +183,26 @@ func (t *translator) intentions(sec *spec.Security, jwtFor map[string][]string) 
 	for _, dest := range sortedKeys(dests) {
 		rules := byDest[dest]
 		keys := map[string]bool{}
+		// A destination with an allow rule admits only what its allow rules match, whatever the
+		// default policy (the design's semantics, as Istio's ALLOW policies and Linkerd's
+		// authorizations have it): its unmatched callers and requests are denied.
+		destDefault := defaultAction
 		for _, r := range rules {
 			for _, s := range r.sources {
 				keys[s] = true
 			}
+			if !r.deny {
+				destDefault = "deny"
+			}
 		}
-		if deny || len(keys) == 0 {
+		if destDefault == "deny" || len(keys) == 0 {
 			keys[Wildcard] = true
 		}
 		names := sortedKeys(keys)
 		sort.SliceStable(names, func(i, j int) bool { return names[i] != Wildcard && names[j] == Wildcard })
 		var sources []any
 		for _, k := range names {
-			sources = append(sources, t.intentionSource(k, rules, defaultAction))
+			sources = append(sources, t.intentionSource(k, rules, destDefault))
 		}
 		e := t.get(KindServiceIntentions, dest, t.serviceNamespace(dest))
 		e.spec["sources"] = sources

@@ -21,7 +21,6 @@ import (
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
-	"github.com/trellis-mesh/trellis/adapters"
 	"github.com/trellis-mesh/trellis/spec"
 )
 
@@ -170,7 +169,8 @@ func conditionPermission(c spec.AccessCondition) *rbacv3.Permission {
 }
 
 // rbacFilters returns a DENY filter for deny rules (checked first: deny wins) and, when the
-// default policy is deny, an ALLOW filter listing the allow rules (no rule: every request denied).
+// default policy is deny or the service has allow rules, an ALLOW filter listing the allow rules
+// (no rule: every request denied).
 func (b *builder) rbacFilters(s *svcInfo) ([]*hcmv3.HttpFilter, error) {
 	sec := b.d.Spec.Security
 	if sec == nil {
@@ -213,14 +213,12 @@ func (b *builder) rbacFilters(s *svcInfo) ([]*hcmv3.HttpFilter, error) {
 			deny[name] = pol
 			continue
 		}
-		if !defaultDeny {
-			b.warn(path, adapters.FeatureAuthzAllow, adapters.SeverityInfo,
-				"allow rule %q has no effect while security.defaultPolicy is allow: requests no rule matches are allowed anyway", name)
-			continue
-		}
 		allow[name] = pol
 	}
-	if defaultDeny {
+	// A destination with an allow rule admits only what its allow rules match, whatever the
+	// default policy; without one, the default policy decides.
+	closed := defaultDeny || len(allow) > 0
+	if closed {
 		if p := healthCheckPolicy(s); p != nil {
 			allow[HealthCheckPolicy] = p
 		}
@@ -229,7 +227,7 @@ func (b *builder) rbacFilters(s *svcInfo) ([]*hcmv3.HttpFilter, error) {
 	if len(deny) > 0 {
 		out = append(out, rbacFilter(rbacv3.RBAC_DENY, deny))
 	}
-	if defaultDeny {
+	if closed {
 		out = append(out, rbacFilter(rbacv3.RBAC_ALLOW, allow))
 	}
 	return out, nil

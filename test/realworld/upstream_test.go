@@ -380,11 +380,17 @@ var upstreamCases = []upstreamCase{
 		},
 		absent: []string{"is not a Consul object"},
 		check: func(t *testing.T, d *spec.Design) {
+			// Consul's default allow admits every other caller (and svc3's other requests): the
+			// design says so with an allow rule for any caller.
 			rs := accessTo(d, "svc1", spec.ActionAllow)
-			if len(rs) != 2 {
+			if len(rs) != 3 {
 				t.Fatalf("access to svc1 = %s", mustYAML(rs))
 			}
 			sort.Slice(rs, func(i, j int) bool { return sourcesString(rs[i].Sources) < sourcesString(rs[j].Sources) })
+			if sourcesString(rs[0].Sources) != "service:*" || len(rs[0].When) != 0 {
+				t.Errorf("default allow = %s, want an L4 allow for any caller", mustYAML(rs[0]))
+			}
+			rs = rs[1:]
 			if sourcesString(rs[0].Sources) != "service:svc2" || len(rs[0].When) != 0 {
 				t.Errorf("svc2 intention = %s, want an L4 allow", mustYAML(rs[0]))
 			}
@@ -402,18 +408,18 @@ var upstreamCases = []upstreamCase{
 				t.Errorf("svc2 protocol = %s, want tcp (proxy-defaults protocol)", got)
 			}
 		},
-		// Through Consul: svc3's L7 permissions fold into a plain allow (Consul applies the
-		// default policy, allow, to requests no permission matches), and the translator does
-		// not emit a resolver redirect for a tcp service (it warns), so only the intentions and
-		// the router survive.
+		// Through Consul: svc3's L7 permissions fold into a plain allow (the explicit allow for
+		// any caller, Consul's default allow, admits its other requests too), and the translator
+		// does not emit a resolver redirect for a tcp service (it warns), so only the intentions
+		// and the router survive.
 		rtCheck: func(t *testing.T, d *spec.Design) {
 			var srcs []string
 			for _, r := range accessTo(d, "svc1", spec.ActionAllow) {
 				srcs = append(srcs, sourcesString(r.Sources))
 			}
 			sort.Strings(srcs)
-			if strings.Join(srcs, " ") != "service:svc2 service:svc3" {
-				t.Errorf("svc1 allowed from %v, want svc2 and svc3", srcs)
+			if strings.Join(srcs, " ") != "service:* service:svc2 service:svc3" {
+				t.Errorf("svc1 allowed from %v, want any caller, svc2 and svc3", srcs)
 			}
 			r := policy(t, d, "router").Routes[0]
 			if len(r.Match) != 1 || r.Match[0].Path == nil || r.Match[0].Path.Prefix != "/foo" {

@@ -26,8 +26,8 @@ import (
 	"github.com/trellis-mesh/trellis/spec"
 )
 
-// meshDesign: frontend and ratings call reviews; only frontend may (default deny). reviews' mTLS
-// mode is set per test.
+// meshDesign: frontend and ratings call reviews; with the frontendOnly rule only frontend may.
+// reviews' mTLS mode and the default policy are set per test.
 const meshDesign = `
 apiVersion: trellis.dev/v1alpha1
 kind: Design
@@ -41,7 +41,10 @@ spec:
     mtls: strict
     mtlsOverrides: [{service: reviews, mode: MODE}]
     defaultPolicy: POLICY
-    access:
+ACCESS`
+
+// frontendOnly is the access rule of meshDesign: only frontend may call reviews.
+const frontendOnly = `    access:
       - {name: frontend-to-reviews, destination: reviews, sources: [frontend]}
 `
 
@@ -61,9 +64,21 @@ type meshEnv struct {
 	reviews *proxy.Proxy
 }
 
+// startMesh starts the mesh of meshDesign; under the default policy deny, with the frontendOnly
+// rule, under allow without access rules (an open mesh).
 func startMesh(t *testing.T, mode spec.MTLSMode, policy spec.PolicyAction, ttl time.Duration) *meshEnv {
 	t.Helper()
-	text := strings.NewReplacer("MODE", string(mode), "POLICY", string(policy)).Replace(meshDesign)
+	return startMeshRules(t, mode, policy, ttl, policy == spec.ActionDeny)
+}
+
+// startMeshRules starts the mesh of meshDesign, with the frontendOnly rule when withRule.
+func startMeshRules(t *testing.T, mode spec.MTLSMode, policy spec.PolicyAction, ttl time.Duration, withRule bool) *meshEnv {
+	t.Helper()
+	access := ""
+	if withRule {
+		access = frontendOnly
+	}
+	text := strings.NewReplacer("MODE", string(mode), "POLICY", string(policy), "ACCESS", access).Replace(meshDesign)
 	designs, err := spec.LoadBytes("tls.yaml", []byte(text))
 	if err != nil {
 		t.Fatal(err)
@@ -423,4 +438,23 @@ func statValue(t *testing.T, admin, name string) float64 {
 
 func quiet() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// TestAllowRuleClosesDestinationUnderDefaultAllow: with the default policy allow, an allow rule
+// on reviews admits only frontend (the design's semantics, as in Istio and Linkerd): ratings and
+// plaintext callers of the permissive listener are denied.
+func TestAllowRuleClosesDestinationUnderDefaultAllow(t *testing.T) {
+	env := startMeshRules(t, spec.MTLSPermissive, spec.ActionAllow, 0, true)
+	fe := env.sidecar(t, "frontend", "", "127.0.0.1:1", env.token)
+	if code, body := callReviews(t, fe, nil, 200); code != 200 {
+		t.Fatalf("frontend -> reviews: %d %q, want 200", code, body)
+	}
+	rt := env.sidecar(t, "ratings", "", "127.0.0.1:1", env.token)
+	if code, body := callReviews(t, rt, nil, 403); code != 403 {
+		t.Fatalf("ratings -> reviews: %d %q, want 403", code, body)
+	}
+	c := &http.Client{Timeout: 3 * time.Second}
+	if code, body := call(c, env.inbound, "reviews:9080", "/", nil); code != 403 {
+		t.Fatalf("plaintext -> reviews: %d %q, want 403", code, body)
+	}
 }
