@@ -219,9 +219,9 @@ func (e *Engine) CheckAll(ctx context.Context, targets []Target, cfg *Config) ([
 			ready = in.dReady.Load
 		}
 		tasks = append(tasks, task{ready: ready, run: func() error {
-			input := in.full
-			if !in.fReady.Load() {
-				input = in.design
+			var input ast.Value = in.design
+			if in.fReady.Load() {
+				input = in.full
 			}
 			t0 := time.Now()
 			fs, err := e.eval(ctx, j.q, input, targets[j.t].Design)
