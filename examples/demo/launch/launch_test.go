@@ -120,6 +120,28 @@ func TestDemoEndToEnd(t *testing.T) {
 			t.Errorf("frontend %s %s: status %d, want %d", c.method, c.host, res.StatusCode, c.want)
 		}
 	}
+	// mTLS: frontend's inbound listener is permissive (the entry point docker-compose.yml
+	// publishes), every other one strict: plaintext from outside the mesh is refused.
+	for _, inst := range demo.Instances {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+inst.Inbound+"/", nil)
+		req.Host = inst.Service
+		res, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+		if inst.Service == "frontend" {
+			if err != nil {
+				t.Errorf("plaintext to frontend's permissive inbound: %v", err)
+				continue
+			}
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				t.Errorf("plaintext to frontend's permissive inbound: status %d, want 200", res.StatusCode)
+			}
+			continue
+		}
+		if err == nil {
+			res.Body.Close()
+			t.Errorf("plaintext to %s's strict inbound answered %d; want the connection refused", inst.Name, res.StatusCode)
+		}
+	}
 	demo.Stop()
 	select {
 	case <-demo.Done():
