@@ -292,7 +292,10 @@ func newPerfMeshCmd() *cobra.Command {
 		Long: `Start (in this process, on 127.0.0.1) a test upstream for the service, the bundled control
 plane serving the design, one sidecar per version of the service and a client sidecar, then run
 the same load profile directly, through the service's sidecar (one proxy) and from the client
-sidecar to the service's sidecar (two proxies), and print the comparison with the direct run.`,
+sidecar to the service's sidecar (two proxies), and print the comparison with the direct run.
+The one-proxy run calls the sidecar over mutual TLS with a certificate of --from from the control
+plane's CA (unless the service's mTLS is disabled), so access rules see the same verified
+identity in both proxied runs; the sidecars enroll with a join token generated for the run.`,
 		Example: `  trellis perf mesh --design examples/bookinfo.yaml --service reviews --qps 2000 -c 16 -d 15s -o markdown`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
