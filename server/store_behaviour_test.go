@@ -73,10 +73,20 @@ func TestListQueriesAreBatched(t *testing.T) {
 				e.save(t, e.admin, name, 20, 1)
 			}
 		}
+		// The loaders batch the keys that arrive within one tick: on a loaded machine a batch can
+		// split in two, so each count is the fewest of three runs (an N+1 query would still cost
+		// 30 statements or more in every run).
+		fewest := func() int64 {
+			m := measure()
+			for range 2 {
+				m = min(m, measure())
+			}
+			return m
+		}
 		add(0, 3)
-		small := measure()
+		small := fewest()
 		add(3, 30)
-		large := measure()
+		large := fewest()
 		// 1 token lookup + 1 list + 1 head batch + 1 design batch + 1 parent batch.
 		if large != small || large > 5 {
 			t.Fatalf("statements: %d for 3 designs, %d for 30 (want equal and ≤ 5)", small, large)
