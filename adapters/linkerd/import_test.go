@@ -496,3 +496,44 @@ spec:
 		t.Errorf("route = %s", mustJSON(t, d.Spec.Traffic))
 	}
 }
+
+// TestImportProfileMetricsOnlyRoutes: ServiceProfile routes without timeout or retries are kept
+// while a later route has behaviour (the first matching route wins) and dropped, with an info
+// note, after the last one that has.
+func TestImportProfileMetricsOnlyRoutes(t *testing.T) {
+	route := func(name, prefix string, extra map[string]any) any {
+		r := map[string]any{"name": name, "condition": map[string]any{"method": "GET", "pathRegex": prefix + ".*"}}
+		for k, v := range extra {
+			r[k] = v
+		}
+		return r
+	}
+	x := []*unstructured.Unstructured{
+		{Object: map[string]any{"apiVersion": "v1", "kind": "Service", "metadata": map[string]any{"name": "api", "namespace": "n"},
+			"spec": map[string]any{"selector": map[string]any{"app": "api"}, "ports": []any{map[string]any{"port": int64(80)}}}}},
+		{Object: map[string]any{"apiVersion": "linkerd.io/v1alpha2", "kind": "ServiceProfile", "metadata": map[string]any{"name": "api.n.svc.cluster.local", "namespace": "n"},
+			"spec": map[string]any{"routes": []any{
+				route("metrics-first", "/a", nil),
+				route("slow", "/", map[string]any{"timeout": "2s"}),
+				route("metrics-1", "/b", nil),
+				route("metrics-2", "/c", nil),
+			}}}},
+	}
+	d, ws := importObjects(t, x)
+	var names []string
+	for _, tp := range d.Spec.Traffic {
+		for _, r := range tp.Routes {
+			names = append(names, r.Name)
+		}
+	}
+	if strings.Join(names, ",") != "metrics-first,slow" {
+		t.Errorf("routes = %v, want metrics-first (before a route with a timeout) and slow", names)
+	}
+	found := false
+	for _, w := range ws {
+		found = found || (w.Severity == adapters.SeverityInfo && strings.Contains(w.Lost, "2 route(s) with neither timeout nor retries"))
+	}
+	if !found {
+		t.Errorf("no info about the 2 metrics-only routes: %v", ws)
+	}
+}

@@ -224,7 +224,7 @@ func (im *importer) serviceProfiles() {
 			budget.MinRetryConcurrency = toInt32(rb["minRetriesPerSecond"])
 		}
 		routes, _, _ := unstructured.NestedSlice(o.Object, "spec", "routes")
-		var catchAll *spec.Route
+		var rs []spec.Route
 		for _, rv := range routes {
 			rm, _ := rv.(map[string]any)
 			name, _ := rm["name"].(string)
@@ -242,6 +242,25 @@ func (im *importer) serviceProfiles() {
 			if _, ok := rm["responseClasses"]; ok {
 				im.warn(o, adapters.FeatureRetries, "route %q: responseClasses have no design field and are not imported", name)
 			}
+			rs = append(rs, r)
+		}
+		// Routes with neither a timeout nor retries only name requests for Linkerd's per-route
+		// metrics. The first matching route wins, so such a route still matters before a route
+		// with behaviour; after the last one that has behaviour, they change nothing.
+		last := -1
+		for i := range rs {
+			if !rs[i].Timeout.IsZero() || rs[i].Retries != nil {
+				last = i
+			}
+		}
+		if dropped := len(rs) - last - 1; dropped > 0 {
+			im.warns = append(im.warns, adapters.Warning{Path: "ServiceProfile/" + o.GetNamespace() + "/" + fqdn, Mesh: Name,
+				Feature: adapters.FeatureTimeout, Severity: adapters.SeverityInfo,
+				Lost: fmt.Sprintf("%d route(s) with neither timeout nor retries only name requests for per-route metrics, which the design does not model: not imported", dropped)})
+			rs = rs[:last+1]
+		}
+		var catchAll *spec.Route
+		for _, r := range rs {
 			tp.Routes = append(tp.Routes, r)
 			if len(r.Match) == 0 {
 				catchAll = &tp.Routes[len(tp.Routes)-1]

@@ -709,7 +709,10 @@ var quirkCases = []upstreamCase{
 	{
 		name: "helm template output of podinfo (no namespaces, # Source comments) with Linkerd's dynamic routing task", source: "linkerd",
 		inputs:   []string{"podinfo-helm"},
-		warnings: []string{"imported 6 objects from 4 files (linkerd): 3 services"},
+		warnings: []string{
+			"imported 6 objects from 4 files (linkerd): 3 services",
+			"ServiceProfile/test/backend-a-podinfo.test.svc.cluster.local: 22 route(s) with neither timeout nor retries only name requests for per-route metrics",
+		},
 		check: func(t *testing.T, d *spec.Design) {
 			if got := serviceNames(d); strings.Join(got, ",") != "backend-a-podinfo,backend-b-podinfo,frontend-podinfo" {
 				t.Fatalf("services = %v, want the three podinfo releases (not versions of a \"backend-a\" service)", got)
