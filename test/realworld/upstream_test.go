@@ -708,7 +708,7 @@ var rateLimitCases = []upstreamCase{
 var quirkCases = []upstreamCase{
 	{
 		name: "helm template output of podinfo (no namespaces, # Source comments) with Linkerd's dynamic routing task", source: "linkerd",
-		inputs:   []string{"podinfo-helm"},
+		inputs: []string{"podinfo-helm"},
 		warnings: []string{
 			"imported 6 objects from 4 files (linkerd): 3 services",
 			"ServiceProfile/test/backend-a-podinfo.test.svc.cluster.local: 22 route(s) with neither timeout nor retries only name requests for per-route metrics",
