@@ -19,6 +19,7 @@ import (
 	"github.com/trellis-mesh/trellis/adapters"
 	"github.com/trellis-mesh/trellis/adapters/consul"
 	"github.com/trellis-mesh/trellis/internal/kubetest"
+	"github.com/trellis-mesh/trellis/spec"
 )
 
 // consulAgent is a real `consul agent -dev` started for a test.
@@ -417,4 +418,52 @@ func TestConsulAgentRejectsBrokenEntries(t *testing.T) {
 	if msg := a.write(t, ok); msg != "" {
 		t.Errorf("consul rejected weights 33.34/66.66: %s", msg)
 	}
+}
+
+// TestConsulAgentRedirectsTCP: a tcp service whose traffic goes to another service becomes a
+// service-resolver redirect (a router needs L7), and the real agent's discovery chain for the
+// service ends at the other service.
+func TestConsulAgentRedirectsTCP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	ds, err := spec.LoadBytes("redirect.yaml", []byte(`
+apiVersion: trellis.dev/v1alpha1
+kind: Design
+metadata: {name: redirect, namespace: data}
+spec:
+  services:
+    - {name: db, protocol: tcp, ports: [{port: 5432}]}
+    - {name: db-replica, protocol: tcp, ports: [{port: 5432}]}
+  traffic:
+    - service: db
+      routes: [{name: to-replica, backends: [{service: db-replica}]}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, ws, err := consul.New().Translate(context.Background(), ds[0], adapters.Options{ConsulFormat: consul.FormatConfigEntry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range ws {
+		if w.Severity != adapters.SeverityInfo {
+			t.Errorf("unexpected warning: %s", w)
+		}
+	}
+	entries, err := consul.ConfigEntries(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startConsul(t)
+	for _, e := range entries {
+		if msg := a.write(t, e); msg != "" {
+			t.Fatalf("consul rejected %s %v: %s", e["Kind"], e["Name"], msg)
+		}
+	}
+	c := a.chain(t, "db")
+	if c.Protocol != "tcp" {
+		t.Errorf("protocol %q, want tcp", c.Protocol)
+	}
+	assertShares(t, "db", c.resolve(t, c.StartNode), map[string]float64{"db-replica/": 100})
 }

@@ -633,8 +633,16 @@ func (t *translator) l4Routes(ti int, tp spec.TrafficPolicy) {
 			t.warn(rpath+".backends", adapters.FeatureWeightedSplit, adapters.SeverityWarning,
 				"Consul cannot split tcp traffic (service-splitter needs an L7 protocol): all traffic goes to %s", what)
 		} else if len(bs) == 1 && bs[0].service != tp.Service {
-			t.warn(rpath+".backends", adapters.FeatureWeightedSplit, adapters.SeverityWarning,
-				"Consul cannot send tcp traffic for %s to %s without a router; traffic stays with %s", tp.Service, bs[0].service, tp.Service)
+			// A service-router needs an L7 protocol, but a resolver redirect works for tcp: every
+			// caller resolving the service gets the other one instead.
+			target, sub := t.target(bs[0])
+			red := map[string]any{"service": target}
+			if sub != "" {
+				red["serviceSubset"] = sub
+			}
+			t.resolver(tp.Service).spec["redirect"] = red
+			t.warn(rpath+".backends", adapters.FeatureWeightedSplit, adapters.SeverityInfo,
+				"tcp traffic for %s goes to %s through a service-resolver redirect: Consul resolves %s as %s for every caller", tp.Service, bs[0].service, tp.Service, bs[0].service)
 		}
 	}
 }

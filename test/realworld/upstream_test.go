@@ -409,9 +409,8 @@ var upstreamCases = []upstreamCase{
 			}
 		},
 		// Through Consul: svc3's L7 permissions fold into a plain allow (the explicit allow for
-		// any caller, Consul's default allow, admits its other requests too), and the translator
-		// does not emit a resolver redirect for a tcp service (it warns), so only the intentions
-		// and the router survive.
+		// any caller, Consul's default allow, admits its other requests too); the intentions,
+		// the router and the resolver redirect (tcp: a resolver redirect, not a router) survive.
 		rtCheck: func(t *testing.T, d *spec.Design) {
 			var srcs []string
 			for _, r := range accessTo(d, "svc1", spec.ActionAllow) {
@@ -424,6 +423,9 @@ var upstreamCases = []upstreamCase{
 			r := policy(t, d, "router").Routes[0]
 			if len(r.Match) != 1 || r.Match[0].Path == nil || r.Match[0].Path.Prefix != "/foo" {
 				t.Errorf("router route = %s, want prefix /foo", mustYAML(r))
+			}
+			if got := split("resolver", policy(t, d, "resolver").Routes[0]); got != "bar=100" {
+				t.Errorf("resolver redirect after the round trip = %s, want everything to bar", got)
 			}
 		},
 		roundTrip: "consul",
