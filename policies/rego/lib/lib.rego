@@ -91,5 +91,23 @@ consul_protocols := object.union(
 	{o.metadata.name: lower(object.get(o.spec, "protocol", "tcp")) | some o in objects_of("consul", "ServiceDefaults"); o.spec},
 )
 
-# server_service is the service a Linkerd Server selects (its app label), "" when unknown.
-server_service(o) := object.get(object.get(object.get(o.spec, "podSelector", {}), "matchLabels", {}), "app", "")
+# server_service is the service a Linkerd Server selects: the design service of the Server's
+# namespace whose selector its podSelector.matchLabels include, else its app label, "" when unknown.
+server_service(o) := name if {
+	labels := object.get(object.get(o.spec, "podSelector", {}), "matchLabels", {})
+	names := sort([s.name |
+		some s in object.get(input.spec, "services", [])
+		object.get(s, "namespace", "") == object.get(o.metadata, "namespace", "")
+		selects(labels, object.get(s, "selector", {}))
+	])
+	count(names) > 0
+	name := names[0]
+} else := object.get(object.get(object.get(o.spec, "podSelector", {}), "matchLabels", {}), "app", "")
+
+# selects holds when a non-empty selector's every label is among labels.
+selects(labels, selector) if {
+	count(selector) > 0
+	every k, v in selector {
+		labels[k] == v
+	}
+}

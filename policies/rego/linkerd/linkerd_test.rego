@@ -49,3 +49,18 @@ test_lkd001_fires_grpc if {
 test_lkd001_ok_grpc_health if {
 	count(rules.lkd001.findings) == 0 with input as mesh([server, grpc_route("users", "users.v1.Users"), grpc_route("probes", "grpc.health.v1.Health")])
 }
+
+# The finding names the design service whose selector the Server's podSelector carries, even
+# when the pods are not selected by an app label.
+test_lkd002_names_the_selected_service if {
+	sel := {"app.kubernetes.io/name": "reviews", "app.kubernetes.io/part-of": "shop"}
+	s := object.union(server, {"spec": {"podSelector": {"matchLabels": sel}}})
+	inp := object.union(mesh([s]), {"spec": {"services": [
+		{"name": "ratings", "namespace": "ns", "selector": {"app.kubernetes.io/name": "ratings"}},
+		{"name": "reviews", "namespace": "ns", "selector": sel},
+	]}})
+	fs := rules.lkd002.findings with input as inp
+	count(fs) == 1
+	some f in fs
+	f.service == "reviews"
+}
