@@ -22,11 +22,12 @@ func init() {
 // newCheckCmd builds `trellis check`.
 func newCheckCmd() *cobra.Command {
 	var (
-		meshes     []string
-		format     string
-		failOn     string
-		policyDirs []string
-		configPath string
+		meshes       []string
+		format       string
+		failOn       string
+		policyDirs   []string
+		configPath   string
+		consulFormat string
 	)
 	cmd := &cobra.Command{
 		Use:   "check PATH...",
@@ -54,6 +55,9 @@ Exit codes:
 			threshold, err := policies.ParseSeverity(failOn)
 			if err != nil {
 				return withCode(ExitUsage, fmt.Errorf("--fail-on: %w", err))
+			}
+			if consulFormat != "" && consulFormat != "crd" && consulFormat != "config-entry" {
+				return withCode(ExitUsage, fmt.Errorf("--consul-format: unknown value %q (expected crd or config-entry)", consulFormat))
 			}
 			if !slices.Contains(policies.Formats, format) {
 				return withCode(ExitUsage, fmt.Errorf("--format: unknown format %q: expected one of %s", format, strings.Join(policies.Formats, ", ")))
@@ -100,7 +104,7 @@ Exit codes:
 					t.Meshes = map[string]*adapters.Output{}
 				}
 				for _, a := range selected {
-					out, _, err := adapters.Translate(ctx, a, d, adapters.Options{})
+					out, _, err := adapters.Translate(ctx, a, d, adapters.Options{ConsulFormat: consulFormat})
 					if err != nil {
 						return withCode(ExitInvalid, err)
 					}
@@ -132,6 +136,7 @@ Exit codes:
 	f.StringVar(&failOn, "fail-on", "error", "lowest severity that fails the check: info, warning or error")
 	f.StringSliceVar(&policyDirs, "policy-dir", nil, "directory (or .rego file) of additional policies with the same METADATA contract")
 	f.StringVar(&configPath, "config", "", "policy config file (default: "+policies.DefaultConfigFile+" when present)")
+	f.StringVar(&consulFormat, "consul-format", "", `consul: check "crd" (default) or "config-entry" output`)
 	return cmd
 }
 

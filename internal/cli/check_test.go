@@ -108,6 +108,12 @@ func TestCheckWithMeshesAndFormats(t *testing.T) {
 			t.Errorf("%s: exit %d %s", format, code, errOut)
 		}
 	}
+	if code, _, errOut := checkCLI(t, "check", clean, "--mesh", "consul", "--consul-format", "config-entry"); code != ExitOK {
+		t.Errorf("--consul-format config-entry: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := checkCLI(t, "check", clean, "--mesh", "consul", "--consul-format", "hcl"); code != ExitUsage || !strings.Contains(errOut, "expected crd or config-entry") {
+		t.Errorf("--consul-format hcl: exit %d %s, want a usage error", code, errOut)
+	}
 }
 
 func TestPoliciesListAndTest(t *testing.T) {
