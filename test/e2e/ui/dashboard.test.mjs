@@ -83,7 +83,10 @@ async function launchBrowser() {
   let last;
   for (let i = 1; i <= attempts; i++) {
     try {
-      browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: chromiumArgs });
+      // The last attempt starts Chromium without its zygote, in one process: fewer processes
+      // and threads, for a machine whose limits stop the usual start.
+      const args = i < attempts && !process.env.TRELLIS_UI_SINGLE_PROCESS ? chromiumArgs : [...chromiumArgs, '--no-zygote', '--single-process'];
+      browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args });
       return await browser.newContext({ viewport: { width: 1280, height: 900 } });
     } catch (err) {
       last = err;
