@@ -2,12 +2,8 @@ package models_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -43,32 +39,9 @@ spec:
 func databases(t *testing.T) map[string]string {
 	t.Helper()
 	out := map[string]string{"sqlite": filepath.Join(t.TempDir(), "trellis.db")}
-	dsn := os.Getenv("TRELLIS_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("TRELLIS_REQUIRE_INTEGRATION") == "1" {
-			t.Fatal("TRELLIS_TEST_POSTGRES_DSN is not set but TRELLIS_REQUIRE_INTEGRATION=1")
-		}
-		return out
+	if dsn := freshSchema(t); dsn != "" {
+		out["postgres"] = dsn
 	}
-	admin, err := models.Open(context.Background(), models.Config{Database: dsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "c_" + hex.EncodeToString(b)
-	if err := admin.DB().Exec("CREATE SCHEMA " + schema).Error; err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = admin.DB().Exec("DROP SCHEMA " + schema + " CASCADE").Error
-		_ = admin.Close()
-	})
-	u, _ := url.Parse(dsn)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	out["postgres"] = u.String()
 	return out
 }
 

@@ -2,10 +2,6 @@ package models_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,32 +12,11 @@ import (
 // pgSchema returns a DSN whose search_path is a fresh schema (dropped at the end), or skips.
 func pgSchema(t *testing.T) string {
 	t.Helper()
-	dsn := os.Getenv("TRELLIS_TEST_POSTGRES_DSN")
+	dsn := freshSchema(t)
 	if dsn == "" {
-		if os.Getenv("TRELLIS_REQUIRE_INTEGRATION") == "1" {
-			t.Fatal("TRELLIS_TEST_POSTGRES_DSN is not set but TRELLIS_REQUIRE_INTEGRATION=1")
-		}
 		t.Skip("needs PostgreSQL: set TRELLIS_TEST_POSTGRES_DSN")
 	}
-	admin, err := models.Open(context.Background(), models.Config{Database: dsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "n_" + hex.EncodeToString(b)
-	if err := admin.DB().Exec("CREATE SCHEMA " + schema).Error; err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = admin.DB().Exec("DROP SCHEMA " + schema + " CASCADE").Error
-		_ = admin.Close()
-	})
-	u, _ := url.Parse(dsn)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return dsn
 }
 
 func openNotifyStore(t *testing.T, database string) *models.Store {

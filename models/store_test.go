@@ -26,36 +26,15 @@ func openStores(t *testing.T) map[string]*models.Store {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	out["sqlite"] = s
-	dsn := os.Getenv("TRELLIS_TEST_POSTGRES_DSN")
+	dsn := freshSchema(t)
 	if dsn == "" {
-		if os.Getenv("TRELLIS_REQUIRE_INTEGRATION") == "1" {
-			t.Fatal("TRELLIS_TEST_POSTGRES_DSN is not set but TRELLIS_REQUIRE_INTEGRATION=1")
-		}
 		return out
 	}
-	admin, err := models.Open(ctx, models.Config{Database: dsn})
+	pg, err := models.Open(ctx, models.Config{Database: dsn})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "m_" + hex.EncodeToString(b)
-	if err := admin.DB().Exec("CREATE SCHEMA " + schema).Error; err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse(dsn)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	pg, err := models.Open(ctx, models.Config{Database: u.String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = pg.Close()
-		_ = admin.DB().Exec("DROP SCHEMA " + schema + " CASCADE").Error
-		_ = admin.Close()
-	})
+	t.Cleanup(func() { _ = pg.Close() })
 	out["postgres"] = pg
 	return out
 }
@@ -159,4 +138,37 @@ func TestOpenErrors(t *testing.T) {
 	if !models.RoleAdmin.Allows(models.RoleEditor) || models.RoleViewer.Allows(models.RoleEditor) || models.Role("").Allows(models.RoleViewer) {
 		t.Fatal("role ordering")
 	}
+}
+
+// freshSchema returns a DSN of the test PostgreSQL whose search_path is a new schema, dropped
+// when the test ends (after the stores opened later are closed); "" without
+// TRELLIS_TEST_POSTGRES_DSN, which fails the test under TRELLIS_REQUIRE_INTEGRATION=1.
+func freshSchema(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("TRELLIS_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		if os.Getenv("TRELLIS_REQUIRE_INTEGRATION") == "1" {
+			t.Fatal("TRELLIS_TEST_POSTGRES_DSN is not set but TRELLIS_REQUIRE_INTEGRATION=1")
+		}
+		return ""
+	}
+	admin, err := models.Open(context.Background(), models.Config{Database: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "t_" + hex.EncodeToString(b)
+	if err := admin.DB().Exec("CREATE SCHEMA " + schema).Error; err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = admin.DB().Exec("DROP SCHEMA " + schema + " CASCADE").Error
+		_ = admin.Close()
+	})
+	u, _ := url.Parse(dsn)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
