@@ -21,11 +21,17 @@ import (
 // sharing them is safe (OPA shares its interned terms the same way). A converter is not safe for
 // concurrent use; the terms it returns are.
 type converter struct {
-	strs  map[string]*ast.Term
-	items [][2]*ast.Term // stack of key/value pairs of the objects being built
+	strs   map[string]*ast.Term
+	leaves map[string]*ast.Term // small all-scalar objects and arrays, by content (see leafKey)
+	items  [][2]*ast.Term       // stack of key/value pairs of the objects being built
+	elems  [][2]*ast.Term       // scratch space of array
+	key    []byte               // scratch space of leafKey
+	order  []int                // scratch space of leafKey
 }
 
-func newConverter() *converter { return &converter{strs: map[string]*ast.Term{}} }
+func newConverter() *converter {
+	return &converter{strs: map[string]*ast.Term{}, leaves: map[string]*ast.Term{}}
+}
 
 // toAST converts a Go value with a fresh converter. Tests check it against the JSON round trip.
 func toAST(v reflect.Value) (ast.Value, error) {
@@ -48,11 +54,117 @@ func (c *converter) str(s string) *ast.Term {
 
 // object builds an object from the pairs pushed on c.items since start and pops them.
 // ast.NewObject copies the pairs, so the scratch space is reused by the next object.
+//
+// Small objects whose values are all scalars — labels, selectors, ports, backends, TLS, pool and
+// health-check settings — repeat across services and generated objects; they are shared by
+// content like strings, which takes about a third of the allocations out of a large input.
 func (c *converter) object(start int) *ast.Term {
-	t := ast.NewTerm(ast.NewObject(c.items[start:]...))
-	clear(c.items[start:])
+	items := c.items[start:]
+	key, shared := c.leafKey(items, true)
+	var t *ast.Term
+	if shared {
+		t = c.leaves[string(key)]
+	}
+	if t == nil {
+		t = ast.NewTerm(ast.NewObject(items...))
+		if shared {
+			c.leaves[string(key)] = t
+		}
+	}
+	clear(items)
 	c.items = c.items[:start]
 	return t
+}
+
+// array builds an array of terms; small all-scalar arrays are shared by content.
+func (c *converter) array(terms []*ast.Term) *ast.Term {
+	if len(terms) > maxLeaf {
+		return ast.ArrayTerm(terms...)
+	}
+	c.elems = c.elems[:0]
+	for _, e := range terms {
+		c.elems = append(c.elems, [2]*ast.Term{nil, e})
+	}
+	key, shared := c.leafKey(c.elems, false)
+	if !shared {
+		return ast.ArrayTerm(terms...)
+	}
+	if t, ok := c.leaves[string(key)]; ok {
+		return t
+	}
+	t := ast.ArrayTerm(terms...)
+	c.leaves[string(key)] = t
+	return t
+}
+
+// maxLeaf is the size up to which all-scalar objects and arrays are shared.
+const maxLeaf = 8
+
+// leafKey encodes the content of a small object (isObj: pairs sorted by key) or array (the
+// values in order) whose values are all scalars, for c.leaves: a tag, then per element the key
+// and the value's type and text, each length-prefixed so no two contents share an encoding. It
+// reports false for anything else. The returned slice is scratch space, valid until the next call.
+func (c *converter) leafKey(items [][2]*ast.Term, isObj bool) ([]byte, bool) {
+	if len(items) > maxLeaf {
+		return nil, false
+	}
+	for _, it := range items {
+		switch it[1].Value.(type) {
+		case ast.String, ast.Number, ast.Boolean, ast.Null:
+		default:
+			return nil, false
+		}
+	}
+	c.order = c.order[:0]
+	for i := range items {
+		c.order = append(c.order, i)
+	}
+	b := c.key[:0]
+	if isObj {
+		b = append(b, 'o')
+		// Insertion sort by key: at most maxLeaf elements.
+		for i := 1; i < len(c.order); i++ {
+			for j := i; j > 0 && keyOf(items[c.order[j]]) < keyOf(items[c.order[j-1]]); j-- {
+				c.order[j], c.order[j-1] = c.order[j-1], c.order[j]
+			}
+		}
+	} else {
+		b = append(b, 'a')
+	}
+	for _, i := range c.order {
+		if isObj {
+			b = appendText(b, keyOf(items[i]))
+		}
+		switch v := items[i][1].Value.(type) {
+		case ast.String:
+			b = appendText(append(b, 's'), string(v))
+		case ast.Number:
+			b = appendText(append(b, 'n'), string(v))
+		case ast.Boolean:
+			if v {
+				b = append(b, 't')
+			} else {
+				b = append(b, 'f')
+			}
+		case ast.Null:
+			b = append(b, 'z')
+		}
+	}
+	c.key = b
+	return b, true
+}
+
+// keyOf is the text of an object pair's key (keys built here are strings).
+func keyOf(it [2]*ast.Term) string {
+	if s, ok := it[0].Value.(ast.String); ok {
+		return string(s)
+	}
+	return it[0].String()
+}
+
+// appendText appends s with its length in front.
+func appendText(b []byte, s string) []byte {
+	return append(append(strconv.AppendInt(b, int64(len(s)), 10), ':'), s...)
 }
 
 // value converts a reflected Go value.
@@ -104,7 +216,7 @@ func (c *converter) value(v reflect.Value) (*ast.Term, error) {
 			}
 			terms[i] = e
 		}
-		return ast.ArrayTerm(terms...), nil
+		return c.array(terms), nil
 	case reflect.Map:
 		if v.IsNil() {
 			return ast.InternedNullTerm, nil
@@ -207,7 +319,7 @@ func (c *converter) iface(x any) (*ast.Term, error) {
 			}
 			terms[i] = t
 		}
-		return ast.ArrayTerm(terms...), nil
+		return c.array(terms), nil
 	case map[string]string:
 		start := len(c.items)
 		for k, e := range x {
@@ -219,7 +331,7 @@ func (c *converter) iface(x any) (*ast.Term, error) {
 		for i, e := range x {
 			terms[i] = c.str(e)
 		}
-		return ast.ArrayTerm(terms...), nil
+		return c.array(terms), nil
 	}
 	v, err := ast.InterfaceToValue(x)
 	if err != nil {
