@@ -238,7 +238,7 @@ func (tp *TrafficPolicy) defaults(proto Protocol) {
 		}
 	}
 	if rl := res.RateLimit; rl != nil && rl.Burst == 0 {
-		rl.Burst = rl.RequestsPerSecond
+		rl.Burst = rl.Count()
 	}
 	if lb := res.LoadBalancer; lb != nil {
 		if lb.Algorithm == "" {

@@ -3,6 +3,7 @@ package spec
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -135,7 +136,10 @@ func typeString(n *schemaNode) string {
 		return "any"
 	}
 	s := n.Type
-	if n.Minimum != nil && n.Maximum != nil {
+	switch {
+	case n.Minimum != nil && n.Maximum != nil && *n.Maximum >= math.MaxInt32:
+		s += fmt.Sprintf(" (≥ %g)", *n.Minimum)
+	case n.Minimum != nil && n.Maximum != nil:
 		s += fmt.Sprintf(" (%g–%g)", *n.Minimum, *n.Maximum)
 	}
 	return s

@@ -3,6 +3,7 @@ package spec
 import (
 	_ "embed"
 	"encoding/json"
+	"math"
 	"reflect"
 	"strings"
 )
@@ -50,6 +51,14 @@ var schemaLimits = map[string][2]float64{
 	"RetryBudget.percent":                 {0, 100},
 	"Tracing.samplingPercent":             {0, 100},
 	"OutlierDetection.maxEjectionPercent": {0, 100},
+	"RateLimit.requestsPerSecond":         {1, math.MaxInt32},
+	"RateLimit.requestsPerMinute":         {1, math.MaxInt32},
+}
+
+// schemaExactlyOne lists, per type, fields of which exactly one must be set (a oneOf of required
+// properties, so that editors flag a missing or a second one).
+var schemaExactlyOne = map[string][]string{
+	"RateLimit": {"requestsPerSecond", "requestsPerMinute"},
 }
 
 const durationPattern = `^(0|([0-9]+(\.[0-9]*)?(ns|us|µs|ms|s|m|h))+)$`
@@ -155,6 +164,13 @@ func (g *schemaGenerator) object(t reflect.Type) map[string]any {
 	o := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
 	if len(required) > 0 {
 		o["required"] = required
+	}
+	if one := schemaExactlyOne[t.Name()]; len(one) > 0 {
+		var alts []any
+		for _, f := range one {
+			alts = append(alts, map[string]any{"required": []any{f}})
+		}
+		o["oneOf"] = alts
 	}
 	if d := g.docs[t.Name()]; d != "" {
 		o["description"] = d

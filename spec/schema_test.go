@@ -188,7 +188,7 @@ func TestSchemaAcceptsCases(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	for _, name := range []string{"unknown-field", "bad-enum", "type-errors", "bad-port", "wrong-version"} {
+	for _, name := range []string{"unknown-field", "bad-enum", "type-errors", "bad-port", "wrong-version", "rate-limit-rate"} {
 		if err := sch.Validate(asJSON("testdata/invalid/" + name + ".yaml")); err == nil {
 			t.Errorf("%s: the schema accepts it", name)
 		}

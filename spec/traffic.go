@@ -1,5 +1,7 @@
 package spec
 
+import "time"
+
 // TrafficPolicy is the routing and resilience of calls to one service.
 type TrafficPolicy struct {
 	// Service is the name of the destination service or external service. Required; at most one
@@ -240,12 +242,40 @@ type OutlierDetection struct {
 	MaxEjectionPercent int32 `json:"maxEjectionPercent,omitempty"`
 }
 
-// RateLimit is a local token-bucket rate limit enforced by each instance's proxy.
+// RateLimit is a local token-bucket rate limit enforced by each instance's proxy. Exactly one of
+// RequestsPerSecond and RequestsPerMinute is set.
 type RateLimit struct {
-	// RequestsPerSecond is the sustained rate per instance. Required, positive.
-	RequestsPerSecond int32 `json:"requestsPerSecond"`
-	// Burst is the bucket size. Default: RequestsPerSecond.
+	// RequestsPerSecond is the sustained rate per instance, refilled every second. Default 0: not
+	// set, RequestsPerMinute gives the rate. Exactly one of requestsPerSecond and requestsPerMinute
+	// is set, positive.
+	RequestsPerSecond int32 `json:"requestsPerSecond,omitempty"`
+	// RequestsPerMinute is the sustained rate per instance, refilled every minute, for limits
+	// below one request per second (Envoy: fill_interval 60s; Consul: N/60 per second; Linkerd,
+	// whose limit is whole requests per second, rounds it up to 1 per second with a warning).
+	// Default 0: not set, RequestsPerSecond gives the rate. Exactly one of requestsPerSecond and
+	// requestsPerMinute is set, positive.
+	RequestsPerMinute int32 `json:"requestsPerMinute,omitempty"`
+	// Burst is the bucket size: the requests accepted at once before the rate applies. Default 0:
+	// the rate's own count (RequestsPerSecond, or RequestsPerMinute).
 	Burst int32 `json:"burst,omitempty"`
+}
+
+// Count is the number of requests the limit refills per Interval: RequestsPerSecond, or
+// RequestsPerMinute when that is the one set.
+func (r *RateLimit) Count() int32 {
+	if r.RequestsPerSecond == 0 && r.RequestsPerMinute != 0 {
+		return r.RequestsPerMinute
+	}
+	return r.RequestsPerSecond
+}
+
+// Interval is the refill period of the limit: one minute when RequestsPerMinute is the rate set,
+// one second otherwise.
+func (r *RateLimit) Interval() time.Duration {
+	if r.RequestsPerSecond == 0 && r.RequestsPerMinute != 0 {
+		return time.Minute
+	}
+	return time.Second
 }
 
 // LoadBalancerAlgorithm names a load-balancing algorithm.

@@ -356,8 +356,17 @@ func (v *validator) resilience(p string, tp *TrafficPolicy, res *Resilience, l7,
 		case !l7:
 			v.l7Only(rp, "rateLimit", tp)
 		}
-		if rl.RequestsPerSecond <= 0 {
-			v.add(rp+".requestsPerSecond", "requestsPerSecond is required and must be positive", "a positive number of requests per second", "")
+		switch {
+		case rl.RequestsPerSecond != 0 && rl.RequestsPerMinute != 0:
+			v.add(rp, "requestsPerSecond and requestsPerMinute are mutually exclusive", "exactly one of requestsPerSecond and requestsPerMinute", "remove one of them")
+		case rl.RequestsPerSecond == 0 && rl.RequestsPerMinute == 0:
+			v.add(rp+".requestsPerSecond", "one of requestsPerSecond and requestsPerMinute is required", "exactly one of requestsPerSecond and requestsPerMinute, positive", "")
+		}
+		if rl.RequestsPerSecond < 0 {
+			v.add(rp+".requestsPerSecond", fmt.Sprintf("requestsPerSecond %d is negative", rl.RequestsPerSecond), "a positive number of requests per second", "")
+		}
+		if rl.RequestsPerMinute < 0 {
+			v.add(rp+".requestsPerMinute", fmt.Sprintf("requestsPerMinute %d is negative", rl.RequestsPerMinute), "a positive number of requests per minute", "use requestsPerMinute for limits below one request per second")
 		}
 		v.nonNegative(rp+".burst", rl.Burst)
 	}
