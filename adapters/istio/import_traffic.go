@@ -3,6 +3,7 @@ package istio
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"regexp"
 	"strconv"
 	"strings"
@@ -490,6 +491,28 @@ func unquoteMeta(s string) (string, error) {
 
 // ---- EnvoyFilter (local rate limit) ----
 
+// bucketRate returns the design rate of a token bucket refilling tokens every fill: a whole number
+// per second as requestsPerSecond, else a whole number per minute (Istio's rate limit task fills
+// every 60s) as requestsPerMinute; nil when neither is whole, or below one per minute.
+func bucketRate(tokens int32, fill time.Duration) *spec.RateLimit {
+	if tokens <= 0 || fill <= 0 {
+		return nil
+	}
+	// Exact integer arithmetic on nanoseconds: tokens*unit/fill is whole when fill divides it.
+	for _, unit := range []time.Duration{time.Second, time.Minute} {
+		n := new(big.Int).Mul(big.NewInt(int64(tokens)), big.NewInt(int64(unit)))
+		q, r := new(big.Int).QuoRem(n, big.NewInt(int64(fill)), new(big.Int))
+		if r.Sign() != 0 || q.Sign() <= 0 || !q.IsInt64() || q.Int64() > math.MaxInt32 {
+			continue
+		}
+		if unit == time.Second {
+			return &spec.RateLimit{RequestsPerSecond: int32(q.Int64())}
+		}
+		return &spec.RateLimit{RequestsPerMinute: int32(q.Int64())}
+	}
+	return nil
+}
+
 func (im *importer) envoyFilter(o *unstructured.Unstructured, s map[string]any) {
 	labels := mp(mp(s, "workloadSelector"), "labels")
 	if gatewayWorkload(labels) {
@@ -520,28 +543,32 @@ func (im *importer) envoyFilter(o *unstructured.Unstructured, s map[string]any) 
 		if tokens == 0 {
 			tokens = i32(tb, "max_tokens")
 		}
-		perSecond := float64(tokens)
-		if fill := str(tb, "fill_interval"); fill != "" {
-			d, err := time.ParseDuration(fill)
+		fill := time.Second
+		if f := str(tb, "fill_interval"); f != "" {
+			d, err := time.ParseDuration(f)
 			if err != nil || d <= 0 {
-				im.warn(o, path+".token_bucket.fill_interval", adapters.FeatureRateLimit, fmt.Sprintf("cannot read fill interval %q: the rate limit is not imported", fill))
+				im.warn(o, path+".token_bucket.fill_interval", adapters.FeatureRateLimit, fmt.Sprintf("cannot read fill interval %q: the rate limit is not imported", f))
 				return
 			}
-			perSecond = float64(tokens) / d.Seconds()
+			fill = d
 		}
-		rps := int32(math.Ceil(perSecond))
-		if rps < 1 {
-			rps = 1
-		}
-		if float64(rps) != perSecond {
+		rl := bucketRate(tokens, fill)
+		if rl == nil {
+			perSecond := float64(tokens) / fill.Seconds()
+			rps := int32(min(math.Ceil(perSecond), math.MaxInt32))
+			if rps < 1 {
+				rps = 1
+			}
 			im.warn(o, path+".token_bucket", adapters.FeatureRateLimit, fmt.Sprintf(
 				"%d requests every %s (%.3g per second) is imported as %d per second, the design's unit: the limit is looser than the source", tokens, str(tb, "fill_interval"), perSecond, rps))
+			rl = &spec.RateLimit{RequestsPerSecond: rps}
 		}
+		rl.Burst = i32(tb, "max_tokens")
 		tp := im.policy(app)
 		if tp.Resilience == nil {
 			tp.Resilience = &spec.Resilience{}
 		}
-		tp.Resilience.RateLimit = &spec.RateLimit{RequestsPerSecond: rps, Burst: i32(tb, "max_tokens")}
+		tp.Resilience.RateLimit = rl
 		im.service(app, im.workloadNS(o, app))
 		return
 	}

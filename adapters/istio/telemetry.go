@@ -3,6 +3,7 @@ package istio
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/trellis-mesh/trellis/adapters"
 	"github.com/trellis-mesh/trellis/spec"
@@ -126,7 +127,7 @@ func (t *translator) rateLimits() {
 			"Istio has no rate-limit API: an EnvoyFilter (escape hatch tied to Envoy internals, unsupported by Istio's compatibility guarantees) inserts envoy.filters.http.local_ratelimit", adapters.SeverityWarning)
 		burst := rl.Burst
 		if burst == 0 {
-			burst = rl.RequestsPerSecond
+			burst = rl.Count()
 		}
 		full := obj{"default_value": obj{"numerator": int64(100), "denominator": "HUNDRED"}}
 		t.add(NetworkingV1alpha3, "EnvoyFilter", svc.Namespace, svc.Name+"-local-ratelimit", obj{
@@ -146,8 +147,8 @@ func (t *translator) rateLimits() {
 							"stat_prefix": "http_local_rate_limiter",
 							"token_bucket": obj{
 								"max_tokens":      int64(burst),
-								"tokens_per_fill": int64(rl.RequestsPerSecond),
-								"fill_interval":   "1s",
+								"tokens_per_fill": int64(rl.Count()),
+								"fill_interval":   fmt.Sprintf("%ds", int64(rl.Interval()/time.Second)),
 							},
 							"filter_enabled":  deepCopy(full),
 							"filter_enforced": deepCopy(full),

@@ -61,18 +61,18 @@ func (b *builder) buildInbound() error {
 		sr.HTTPFilters = append(sr.HTTPFilters, rbac...)
 		if s.policy != nil && s.policy.Resilience != nil && s.policy.Resilience.RateLimit != nil {
 			rl := s.policy.Resilience.RateLimit
-			if rl.RequestsPerSecond <= 0 {
-				return fmt.Errorf("%s.resilience.rateLimit.requestsPerSecond: expected a positive number, got %d", s.polPath, rl.RequestsPerSecond)
+			if rl.Count() <= 0 || (rl.RequestsPerSecond != 0 && rl.RequestsPerMinute != 0) {
+				return fmt.Errorf("%s.resilience.rateLimit: expected exactly one of requestsPerSecond and requestsPerMinute, positive; got %d per second and %d per minute", s.polPath, rl.RequestsPerSecond, rl.RequestsPerMinute)
 			}
 			burst := rl.Burst
 			if burst <= 0 {
-				burst = rl.RequestsPerSecond
+				burst = rl.Count()
 			}
 			sr.HTTPFilters = append(sr.HTTPFilters, &hcmv3.HttpFilter{Name: RateLimitFilter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&localrlv3.LocalRateLimit{
 				StatPrefix: "http_local_rate_limiter",
 				Status:     &typev3.HttpStatus{Code: typev3.StatusCode_TooManyRequests},
 				TokenBucket: &typev3.TokenBucket{
-					MaxTokens: uint32(burst), TokensPerFill: wrapperspb.UInt32(uint32(rl.RequestsPerSecond)), FillInterval: dur(time.Second),
+					MaxTokens: uint32(burst), TokensPerFill: wrapperspb.UInt32(uint32(rl.Count())), FillInterval: dur(rl.Interval()),
 				},
 				FilterEnabled:  &corev3.RuntimeFractionalPercent{RuntimeKey: "local_rate_limit_enabled", DefaultValue: fraction(100)},
 				FilterEnforced: &corev3.RuntimeFractionalPercent{RuntimeKey: "local_rate_limit_enforced", DefaultValue: fraction(100)},

@@ -665,16 +665,15 @@ var rateLimitCases = []upstreamCase{
 	{
 		name: "istio local rate limit EnvoyFilter in istio-system for productpage in default", source: "istio",
 		inputs: []string{"istio-bookinfo/bookinfo.yaml", "istio/local-rate-limit.yaml"}, args: []string{"--namespace", "default"},
-		warnings: []string{
-			"EnvoyFilter istio-system/filter-local-ratelimit-svc: spec.configPatches[0].patch.value.typed_config.value.token_bucket: 4 requests every 60s (0.0667 per second) is imported as 1 per second, the design's unit: the limit is looser than the source",
-		},
+		// 4 tokens every 60s is exactly requestsPerMinute: 4: no lossy rounding to whole requests per second.
+		absent: []string{"token_bucket", "is imported as"},
 		check: func(t *testing.T, d *spec.Design) {
 			if got := serviceNames(d); strings.Join(got, ",") != "details,productpage,ratings,reviews" {
 				t.Errorf("services = %v: the root-namespace filter must select default/productpage, not create istio-system/productpage", got)
 			}
 			r := policy(t, d, "productpage").Resilience
-			if r == nil || r.RateLimit == nil || r.RateLimit.RequestsPerSecond != 1 || r.RateLimit.Burst != 4 {
-				t.Errorf("rate limit = %s, want 1/s with a burst of 4", mustYAML(r))
+			if r == nil || r.RateLimit == nil || *r.RateLimit != (spec.RateLimit{RequestsPerMinute: 4, Burst: 4}) {
+				t.Errorf("rate limit = %s, want 4 per minute with a burst of 4", mustYAML(r))
 			}
 		},
 		roundTrip: "istio",
@@ -682,11 +681,11 @@ var rateLimitCases = []upstreamCase{
 	{
 		name: "istio local rate limit set per route (typed_per_filter_config)", source: "istio",
 		inputs: []string{"istio-bookinfo/bookinfo.yaml", "istio/local-rate-limit-per-route.yaml"}, args: []string{"--namespace", "default"},
-		warnings: []string{"spec.configPatches[1].patch.value.typed_per_filter_config[envoy.filters.http.local_ratelimit].value.token_bucket: 4 requests every 60s"},
+		absent: []string{"token_bucket", "is imported as"},
 		check: func(t *testing.T, d *spec.Design) {
 			r := policy(t, d, "productpage").Resilience
-			if r == nil || r.RateLimit == nil || r.RateLimit.RequestsPerSecond != 1 || r.RateLimit.Burst != 4 {
-				t.Errorf("rate limit = %s, want the route's bucket: 1/s, burst 4", mustYAML(r))
+			if r == nil || r.RateLimit == nil || *r.RateLimit != (spec.RateLimit{RequestsPerMinute: 4, Burst: 4}) {
+				t.Errorf("rate limit = %s, want the route's bucket: 4 per minute, burst 4", mustYAML(r))
 			}
 		},
 	},
