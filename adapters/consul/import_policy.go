@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net"
 	"sort"
 	"strings"
@@ -11,6 +12,24 @@ import (
 	"github.com/trellis-mesh/trellis/adapters"
 	"github.com/trellis-mesh/trellis/spec"
 )
+
+// importRate returns the design rate of Consul's requestsPerSecond: a whole number per second as
+// requestsPerSecond; a fraction that is a whole number per minute (0.5 is 30 per minute) as
+// requestsPerMinute; any other fraction rounded up to whole requests per second (the caller
+// warns). Consul stores integers, so fractions only come from hand-written objects. Nil when
+// the rate is not positive.
+func importRate(rps float64) *spec.RateLimit {
+	const eps = 1e-9
+	switch {
+	case !(rps > 0) || rps > math.MaxInt32:
+		return nil
+	case math.Abs(rps-math.Round(rps)) < eps:
+		return &spec.RateLimit{RequestsPerSecond: int32(math.Round(rps))}
+	case math.Abs(rps*60-math.Round(rps*60)) < eps*60 && math.Round(rps*60) >= 1:
+		return &spec.RateLimit{RequestsPerMinute: int32(math.Round(rps * 60))}
+	}
+	return &spec.RateLimit{RequestsPerSecond: int32(math.Ceil(rps))}
+}
 
 // resilience reads resolvers' load balancing and connect timeouts, service defaults' rate limits
 // and the callers' upstream overrides.
@@ -55,8 +74,17 @@ func (b *designBuilder) resilience() {
 		if rl := asMap(asMap(e.field("rateLimits"))["instanceLevel"]); rl != nil {
 			rps, _ := num(rl["requestsPerSecond"])
 			burst, _ := num(rl["requestsMaxBurst"])
-			r := &spec.RateLimit{RequestsPerSecond: int32(rps)}
-			if int32(burst) != r.RequestsPerSecond {
+			r := importRate(rps)
+			if r == nil {
+				im.warn(e.ref+".spec.rateLimits.instanceLevel.requestsPerSecond", adapters.FeatureRateLimit,
+					"requestsPerSecond %v is not a positive rate: the rate limit is not imported", rl["requestsPerSecond"])
+				continue
+			}
+			if r.RequestsPerSecond != 0 && float64(r.RequestsPerSecond) != rps {
+				im.warn(e.ref+".spec.rateLimits.instanceLevel.requestsPerSecond", adapters.FeatureRateLimit,
+					"%g requests per second is neither a whole number per second nor per minute: imported as %d per second, a looser limit", rps, r.RequestsPerSecond)
+			}
+			if int32(burst) != r.Count() {
 				r.Burst = int32(burst)
 			}
 			get(n).RateLimit = r

@@ -703,11 +703,23 @@ func (t *translator) resilience(path, svc string, r *spec.Resilience, overrides 
 	if rl := r.RateLimit; rl != nil {
 		burst := rl.Burst
 		if burst == 0 {
-			burst = rl.RequestsPerSecond
+			burst = rl.Count()
+		}
+		rps := int64(rl.RequestsPerSecond)
+		if rl.RequestsPerSecond == 0 {
+			// Consul's instanceLevel.requestsPerSecond is an integer (consul-k8s CRD and the
+			// config entry API alike): a per-minute rate is exact only in multiples of 60.
+			// Otherwise round up, the nearest limit that never rejects what the design allows.
+			rps = (int64(rl.RequestsPerMinute) + 59) / 60
+			if int64(rl.RequestsPerMinute)%60 != 0 {
+				t.warn(path+".rateLimit.requestsPerMinute", adapters.FeatureRateLimit, adapters.SeverityWarning,
+					"Consul rate limits are whole requests per second: %d per minute is enforced as %d per second (%d per minute), a looser limit",
+					rl.RequestsPerMinute, rps, rps*60)
+			}
 		}
 		sd := t.serviceDefaults(svc)
 		sd.spec["rateLimits"] = map[string]any{"instanceLevel": map[string]any{
-			"requestsPerSecond": int64(rl.RequestsPerSecond),
+			"requestsPerSecond": rps,
 			"requestsMaxBurst":  int64(burst),
 		}}
 		t.warn(path+".rateLimit", adapters.FeatureRateLimit, adapters.SeverityWarning,

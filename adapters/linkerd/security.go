@@ -478,7 +478,7 @@ func (t *translator) emitServers() {
 		if rl := srv.rateLimit; rl != nil {
 			t.newObject(policyV1alpha1, "HTTPLocalRateLimitPolicy", srv.ns, srv.name, map[string]any{
 				"targetRef": map[string]any{"group": policyGroup, "kind": "Server", "name": srv.name},
-				"total":     map[string]any{"requestsPerSecond": int64(rl.RequestsPerSecond)},
+				"total":     map[string]any{"requestsPerSecond": rateLimitRPS(rl)},
 			})
 		}
 	}

@@ -646,9 +646,15 @@ func (t *translator) resilience(path string, r *spec.Resilience, s *spec.Service
 				srv := t.ensureServer(s, p)
 				srv.rateLimit = rl
 			}
-			if rl.Burst != 0 && rl.Burst != rl.RequestsPerSecond {
+			rps := rateLimitRPS(rl)
+			if rl.RequestsPerSecond == 0 && int64(rl.RequestsPerMinute)%60 != 0 {
+				t.warn(path+".rateLimit.requestsPerMinute", adapters.FeatureRateLimit, adapters.SeverityWarning,
+					"HTTPLocalRateLimitPolicy limits whole requests per second: %d per minute is enforced as %d per second (%d per minute), a looser limit",
+					rl.RequestsPerMinute, rps, rps*60)
+			}
+			if rl.Burst != 0 && int64(rl.Burst) != rps {
 				t.warn(path+".rateLimit.burst", adapters.FeatureRateLimit, adapters.SeverityWarning,
-					"HTTPLocalRateLimitPolicy has no burst: the bucket holds %d requests per second, not a burst of %d", rl.RequestsPerSecond, rl.Burst)
+					"HTTPLocalRateLimitPolicy has no burst: the bucket holds %d requests per second, not a burst of %d", rps, rl.Burst)
 			}
 		}
 	}
@@ -694,4 +700,15 @@ func (t *translator) failureAccrual(path string, od *spec.OutlierDetection, s *s
 	}
 	// Linkerd applies the parent Service's accrual to every backend of its routes: the
 	// per-version Services need no annotations.
+}
+
+// rateLimitRPS is the HTTPLocalRateLimitPolicy total.requestsPerSecond of a design rate limit.
+// Linkerd's limit is an integer per second: requestsPerMinute is exact in multiples of 60 and
+// otherwise rounds up (30 per minute becomes 1 per second), the nearest limit that never rejects
+// what the design allows; the translation warns about the rounding.
+func rateLimitRPS(rl *spec.RateLimit) int64 {
+	if rl.RequestsPerSecond == 0 && rl.RequestsPerMinute > 0 {
+		return (int64(rl.RequestsPerMinute) + 59) / 60
+	}
+	return int64(rl.RequestsPerSecond)
 }
