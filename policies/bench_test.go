@@ -92,23 +92,32 @@ func BenchmarkIstioTranslate10000(b *testing.B) { benchTranslate(b, 10000) }
 // 3); each child times its first check (cold: a CLI run) and the best of two more (warm: the
 // server checking again). The medians of the per-round values are reported, with the spread of
 // the cold ratio. The loop itself does nothing, so ns/op is meaningless: read the metrics.
+//
+// check10k/ten-check1k is the linearity reference: the 10,000-service check against ten
+// 1,000-service designs checked one after another in one process (the same amount of data, the
+// same heap, no work across services). A value near 1 means the check does no more per service
+// at 10,000 services than at 1,000; whatever check10k/check1k shows beyond that is what a ten
+// times larger heap costs on this machine.
 func BenchmarkCheckRatios(b *testing.B) {
 	rounds := 3
 	if v, err := strconv.Atoi(os.Getenv("TRELLIS_BENCH_ROUNDS")); err == nil && v > 0 {
 		rounds = v
 	}
-	var small, large []childTimes
+	var small, large, ten []childTimes
 	for r := range rounds {
-		for _, n := range []int{1000, 10000} {
-			c, err := runChild(n)
+		for _, kind := range []string{"1000", "10000", "10x1000"} {
+			c, err := runChild(kind)
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.Logf("round %d, %d services: %+v", r+1, n, c)
-			if n == 1000 {
+			b.Logf("round %d, %s services: %+v", r+1, kind, c)
+			switch kind {
+			case "1000":
 				small = append(small, c)
-			} else {
+			case "10000":
 				large = append(large, c)
+			default:
+				ten = append(ten, c)
 			}
 		}
 	}
@@ -142,45 +151,60 @@ func BenchmarkCheckRatios(b *testing.B) {
 	b.ReportMetric(median(ratio(coldCPU)), "check10k/check1k-cpu")
 	b.ReportMetric(median(ratio(warm)), "check10k/check1k-warm")
 	b.ReportMetric(median(ratio(tr)), "translate10k/translate1k")
+	tenRatios := make([]float64, rounds)
+	for i := range tenRatios {
+		tenRatios[i] = large[i].Cold / ten[i].Cold
+	}
+	b.ReportMetric(median(tenRatios), "check10k/ten-check1k")
 	b.ReportMetric(value(small, cold)/value(small, tr), "check/translate-1k")
 	b.ReportMetric(value(large, cold)/value(large, tr), "check/translate-10k")
 }
 
 // childTimes are the seconds one child measured.
 type childTimes struct {
-	Translate float64 // translating the design to Istio (best of two)
-	Cold      float64 // the first check in the process
+	Translate float64 // translating one design to Istio (best of two)
+	Cold      float64 // the first check in the process (of every design, one after another)
 	ColdCPU   float64 // CPU time of the first check (all goroutines, GC included)
 	Warm      float64 // the best of two more checks
 }
 
 const childEnv = "TRELLIS_BENCH_CHILD"
 
-// runChild measures n services in a fresh process.
-func runChild(n int) (childTimes, error) {
+// runChild measures, in a fresh process, one design of n services ("1000") or k designs of n
+// services checked one after another ("10x1000").
+func runChild(kind string) (childTimes, error) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCheckRatiosChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", childEnv, n))
+	cmd.Env = append(os.Environ(), childEnv+"="+kind)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return childTimes{}, fmt.Errorf("benchmark child for %d services: %w\n%s", n, err, out)
+		return childTimes{}, fmt.Errorf("benchmark child for %s services: %w\n%s", kind, err, out)
 	}
 	for line := range strings.Lines(string(out)) {
 		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "childTimes "); ok {
 			var c childTimes
 			if err := json.Unmarshal([]byte(rest), &c); err != nil {
-				return childTimes{}, fmt.Errorf("benchmark child for %d services: %w", n, err)
+				return childTimes{}, fmt.Errorf("benchmark child for %s services: %w", kind, err)
 			}
 			return c, nil
 		}
 	}
-	return childTimes{}, fmt.Errorf("benchmark child for %d services printed no times:\n%s", n, out)
+	return childTimes{}, fmt.Errorf("benchmark child for %s services printed no times:\n%s", kind, out)
 }
 
 // TestCheckRatiosChild is the child of BenchmarkCheckRatios; it does nothing in a normal test run.
 func TestCheckRatiosChild(t *testing.T) {
-	n, err := strconv.Atoi(os.Getenv(childEnv))
-	if err != nil || n <= 0 {
+	kind := os.Getenv(childEnv)
+	if kind == "" {
 		t.Skip("runs as a child of BenchmarkCheckRatios only")
+	}
+	k, size, found := strings.Cut(kind, "x")
+	if !found {
+		k, size = "1", kind
+	}
+	copies, err1 := strconv.Atoi(k)
+	n, err2 := strconv.Atoi(size)
+	if err1 != nil || err2 != nil || copies <= 0 || n <= 0 {
+		t.Fatalf("%s=%q: want N or KxN", childEnv, kind)
 	}
 	ctx := context.Background()
 	e := newEngine(t, Options{})
@@ -188,26 +212,31 @@ func TestCheckRatiosChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := spectest.Design(n)
 	var c childTimes
-	var out *adapters.Output
-	for range 2 {
-		t0 := time.Now()
-		o, _, err := adapters.Translate(ctx, a, d, adapters.Options{})
-		if s := time.Since(t0).Seconds(); c.Translate == 0 || s < c.Translate {
-			c.Translate = s
+	targets := make([]Target, copies)
+	for i := range targets {
+		d := spectest.Design(n)
+		var out *adapters.Output
+		for range 2 {
+			t0 := time.Now()
+			o, _, err := adapters.Translate(ctx, a, d, adapters.Options{})
+			if s := time.Since(t0).Seconds(); c.Translate == 0 || s < c.Translate {
+				c.Translate = s
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = o
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = o
+		targets[i] = Target{Design: d, Meshes: map[string]*adapters.Output{"istio": out}}
 	}
-	target := Target{Design: d, Meshes: map[string]*adapters.Output{"istio": out}}
 	runtime.GC()
 	for i := range 3 {
 		c0, t0 := cpuTime(), time.Now()
-		if _, err := e.Check(ctx, target, nil); err != nil {
-			t.Fatal(err)
+		for _, target := range targets {
+			if _, err := e.Check(ctx, target, nil); err != nil {
+				t.Fatal(err)
+			}
 		}
 		s := time.Since(t0).Seconds()
 		switch {
