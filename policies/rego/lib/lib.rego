@@ -93,16 +93,38 @@ consul_protocols := object.union(
 
 # server_service is the service a Linkerd Server selects: the design service of the Server's
 # namespace whose selector its podSelector.matchLabels include, else its app label, "" when unknown.
+# Candidates come from services_by_label, so naming the service of each of many findings does not
+# scan every service.
 server_service(o) := name if {
 	labels := object.get(object.get(o.spec, "podSelector", {}), "matchLabels", {})
-	names := sort([s.name |
-		some s in object.get(input.spec, "services", [])
-		object.get(s, "namespace", "") == object.get(o.metadata, "namespace", "")
-		selects(labels, object.get(s, "selector", {}))
-	])
+	ns := object.get(o.metadata, "namespace", "")
+	names := sort({n |
+		some k, v in labels
+		some n in services_by_label[label_key(ns, k, v)]
+		selects(labels, object.get(services[n], "selector", {}))
+	})
 	count(names) > 0
 	name := names[0]
 } else := object.get(object.get(object.get(o.spec, "podSelector", {}), "matchLabels", {}), "app", "")
+
+# selector_labels lists [label_key(namespace, label, value), service] for every label of every
+# service's selector.
+selector_labels := [[label_key(object.get(s, "namespace", ""), k, v), s.name] |
+	some s in object.get(input.spec, "services", [])
+	some k, v in object.get(s, "selector", {})
+]
+
+# services_by_label maps a label_key to the names of the services whose selector has that label
+# in that namespace. OPA indexes the inner comprehension on the outer key (comprehension
+# indexing), so this is built in one pass, not one pass per key.
+services_by_label := {key: names |
+	some p in selector_labels
+	key := p[0]
+	names := {q[1] | some q in selector_labels; q[0] == key}
+}
+
+# label_key joins a namespace, a label name and a value into one lookup key.
+label_key(ns, k, v) := concat("\u0000", [ns, k, v])
 
 # selects holds when a non-empty selector's every label is among labels.
 selects(labels, selector) if {

@@ -64,3 +64,24 @@ test_lkd002_names_the_selected_service if {
 	some f in fs
 	f.service == "reviews"
 }
+
+# The service lookup goes through an index of selector labels: a service of another namespace
+# with the same selector is not taken, a selector that is a subset of the podSelector is, two
+# candidates give the first name, and without any the app label is used.
+test_lkd002_service_lookup_by_selector if {
+	s := object.union(server, {"spec": {"podSelector": {"matchLabels": {"app": "web", "tier": "front", "version": "v2"}}}})
+	svcs := [
+		{"name": "web-other-ns", "namespace": "elsewhere", "selector": {"app": "web"}},
+		{"name": "web-z", "namespace": "ns", "selector": {"app": "web", "tier": "front"}},
+		{"name": "web-a", "namespace": "ns", "selector": {"tier": "front"}},
+		{"name": "web-wider", "namespace": "ns", "selector": {"app": "web", "tier": "back"}},
+	]
+	fs := rules.lkd002.findings with input as object.union(mesh([s]), {"spec": {"services": svcs}})
+	[f.service | some f in fs] == ["web-a"]
+	only_z := [svcs[0], svcs[1], svcs[3]]
+	fz := rules.lkd002.findings with input as object.union(mesh([s]), {"spec": {"services": only_z}})
+	[f.service | some f in fz] == ["web-z"]
+	none := [svcs[0], svcs[3]]
+	fn := rules.lkd002.findings with input as object.union(mesh([s]), {"spec": {"services": none}})
+	[f.service | some f in fn] == ["web"]
+}

@@ -28,7 +28,12 @@ route_servers := {s |
 	s := server_parent(o)
 }
 
-probe_servers contains s if {
+# probe_servers are the Servers with a probe route. Complete rules (set comprehensions), so each
+# is computed once per evaluation: a partial set rule queried with a Server's name would scan
+# every route again for every Server.
+probe_servers := http_probe_servers | grpc_probe_servers
+
+http_probe_servers := {s |
 	some o in lib.objects_of("linkerd", "HTTPRoute")
 	s := server_parent(o)
 	some r in o.spec.rules
@@ -37,7 +42,7 @@ probe_servers contains s if {
 	startswith(m.path.value, p)
 }
 
-probe_servers contains s if {
+grpc_probe_servers := {s |
 	some o in lib.objects_of("linkerd", "GRPCRoute")
 	s := server_parent(o)
 	some r in o.spec.rules

@@ -15,7 +15,12 @@ package trellis.rules.lkd002
 
 import data.trellis.lib
 
-authorized_servers contains t.name if {
+# authorized_servers are the Servers an AuthorizationPolicy targets, directly or through a route
+# attached to them. These are complete rules (set comprehensions), computed once per evaluation:
+# a partial set rule queried with a Server's name would scan every policy again for every Server.
+authorized_servers := direct_servers | route_target_servers
+
+direct_servers := {t.name |
 	some o in lib.objects_of("linkerd", "AuthorizationPolicy")
 	t := o.spec.targetRef
 	t.kind == "Server"
@@ -28,13 +33,14 @@ route_servers := {[kind, object.get(r.metadata, "namespace", ""), r.metadata.nam
 	servers := [p.name | some p in r.spec.parentRefs; p.kind == "Server"]
 }
 
-authorized_servers contains s if {
+route_target_servers := {s |
 	some o in lib.objects_of("linkerd", "AuthorizationPolicy")
 	t := o.spec.targetRef
 	some s in route_servers[[t.kind, object.get(o.metadata, "namespace", ""), t.name]]
 }
 
-namespace_wide contains ns if {
+# namespace_wide are the namespaces with an AuthorizationPolicy targeting the whole namespace.
+namespace_wide := {ns |
 	some o in lib.objects_of("linkerd", "AuthorizationPolicy")
 	o.spec.targetRef.kind == "Namespace"
 	ns := object.get(o.metadata, "namespace", "")
