@@ -243,20 +243,29 @@ type OutlierDetection struct {
 }
 
 // RateLimit is a local token-bucket rate limit enforced by each instance's proxy. Exactly one of
-// RequestsPerSecond and RequestsPerMinute is set.
+// RequestsPerSecond and RequestsPerMinute is set: that is the sustained rate, whatever the burst.
+// Envoy-based meshes (Istio, the bundled proxy) render it as a token bucket of max_tokens burst
+// refilled tokens_per_fill every fill_interval: the whole count every second or minute when the
+// burst holds it, else a finer refill at the same rate (100 per second with burst 20: 5 every
+// 50ms), since a refill is cut to the bucket size.
 type RateLimit struct {
-	// RequestsPerSecond is the sustained rate per instance, refilled every second. Default 0: not
-	// set, RequestsPerMinute gives the rate. Exactly one of requestsPerSecond and requestsPerMinute
-	// is set, positive.
+	// RequestsPerSecond is the sustained rate per instance. Default 0: not set, RequestsPerMinute
+	// gives the rate. Exactly one of requestsPerSecond and requestsPerMinute is set, positive.
 	RequestsPerSecond int32 `json:"requestsPerSecond,omitempty"`
-	// RequestsPerMinute is the sustained rate per instance, refilled every minute, for limits
-	// below one request per second (Envoy: fill_interval 60s; Consul: N/60 per second; Linkerd,
-	// whose limit is whole requests per second, rounds it up to 1 per second with a warning).
-	// Default 0: not set, RequestsPerSecond gives the rate. Exactly one of requestsPerSecond and
-	// requestsPerMinute is set, positive.
+	// RequestsPerMinute is the sustained rate per instance, for limits below one request per
+	// second (Envoy: fill_interval 60s, shorter with a smaller burst; Consul: N/60 per second;
+	// Linkerd, whose limit is whole requests per second, rounds it up to 1 per second with a
+	// warning). Default 0: not set, RequestsPerSecond gives the rate. Exactly one of
+	// requestsPerSecond and requestsPerMinute is set, positive.
 	RequestsPerMinute int32 `json:"requestsPerMinute,omitempty"`
-	// Burst is the bucket size: the requests accepted at once before the rate applies. Default 0:
-	// the rate's own count (RequestsPerSecond, or RequestsPerMinute).
+	// Burst is the bucket size: the most requests accepted at once, after an idle period, before
+	// the rate applies. It does not change the sustained rate: with Envoy a burst below the rate's
+	// count refills smaller steps more often (tokens_per_fill at most the burst, fill_interval at
+	// least 50ms), and where no such bucket carries the rate exactly (a burst below a twentieth of
+	// a per-second rate, or a prime rate with a tiny burst) the fastest slower one is used with a
+	// warning. Consul refills its whole per-second rate once a second (a burst below it is
+	// rendered as is, with a warning); Linkerd has no burst (one second's requests, with a
+	// warning). Default 0: the rate's own count (RequestsPerSecond, or RequestsPerMinute).
 	Burst int32 `json:"burst,omitempty"`
 }
 
@@ -276,6 +285,72 @@ func (r *RateLimit) Interval() time.Duration {
 		return time.Minute
 	}
 	return time.Second
+}
+
+// MinFillInterval is the shortest token-bucket refill period Envoy's local rate limit filter
+// accepts (fill_interval must be >= 50ms; Envoy reads it in whole milliseconds).
+const MinFillInterval = 50 * time.Millisecond
+
+// TokenBucket returns the Envoy-style token bucket that enforces the limit: maxTokens (the burst,
+// or the rate's count when Burst is unset) and tokensPerFill tokens added every fill, never more
+// than maxTokens in the bucket. The sustained rate tokensPerFill/fill is the designed rate, and
+// tokensPerFill never exceeds maxTokens (a refill above the bucket size would be cut to it, so the
+// rate would silently become the burst):
+//   - a burst of at least the count keeps the plain bucket: count every Interval;
+//   - a smaller burst refills the smallest whole multiple of the reduced rate whose fill is at
+//     least MinFillInterval in whole milliseconds (100 per second, burst 20: 5 every 50ms; 30 per
+//     minute, burst 5: 1 every 2s);
+//   - when no such multiple fits the burst, exact is false and the bucket is the fastest one under
+//     the constraints that never exceeds the designed rate (1000 per second, burst 10: 10 every
+//     50ms, 200 per second).
+//
+// A limit without a positive rate returns zeros and exact false.
+func (r *RateLimit) TokenBucket() (maxTokens, tokensPerFill int32, fill time.Duration, exact bool) {
+	count := int64(r.Count())
+	if count <= 0 {
+		return 0, 0, 0, false
+	}
+	burst := int64(r.Burst)
+	if burst <= 0 {
+		burst = count
+	}
+	if burst >= count {
+		return int32(burst), int32(count), r.Interval(), true
+	}
+	// The rate is count tokens per unit milliseconds, reduced to t0 per f0; every exact bucket is
+	// k*t0 per k*f0 ms.
+	unit := r.Interval().Milliseconds()
+	minMS := MinFillInterval.Milliseconds()
+	g := gcd(count, unit)
+	t0, f0 := count/g, unit/g
+	k := max(1, (minMS+f0-1)/f0)
+	if k*t0 <= burst {
+		return int32(burst), int32(k * t0), time.Duration(k*f0) * time.Millisecond, true
+	}
+	// No exact bucket: search the fill intervals from the minimum to the one where the whole burst
+	// fits (at most unit ms, since burst < count), each with the most tokens that neither exceed
+	// the burst nor the rate, and keep the fastest (the shortest fill on a tie). The last interval
+	// always holds the whole burst, so a bucket is found.
+	bestT, bestF := int64(0), int64(0)
+	last := max(minMS, (burst*unit+count-1)/count)
+	for f := minMS; f <= last; f++ {
+		t := min(burst, count*f/unit)
+		if t < 1 {
+			continue
+		}
+		if bestT == 0 || t*bestF > bestT*f {
+			bestT, bestF = t, f
+		}
+	}
+	return int32(burst), int32(bestT), time.Duration(bestF) * time.Millisecond, false
+}
+
+// gcd returns the greatest common divisor of two positive numbers.
+func gcd(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // LoadBalancerAlgorithm names a load-balancing algorithm.
