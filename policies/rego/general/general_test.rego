@@ -12,6 +12,30 @@ test_gen001_fires if {
 	paths(rules.gen001.findings) == {"spec.security.mtlsOverrides[1]", "spec.security.requestAuthentication[1]"} with input as d
 }
 
+# Three overrides of one service and port are three conflicting pairs, each reported at its later
+# entry; overrides of other services or ports in between do not interfere.
+test_gen001_every_pair if {
+	d := {"spec": {"services": [{"name": "a"}, {"name": "b"}], "security": {
+		"mtlsOverrides": [
+			{"service": "a", "mode": "strict"},
+			{"service": "b", "mode": "strict"},
+			{"service": "a", "mode": "permissive"},
+			{"service": "a", "port": 80, "mode": "disabled"},
+			{"service": "a", "mode": "disabled"},
+		],
+		"requestAuthentication": [{"name": "j1", "issuer": "i"}, {"name": "j2", "issuer": "k"}, {"name": "j3", "issuer": "i"}, {"name": "j4", "issuer": "i"}],
+	}}}
+	msgs := {f.msg | some f in rules.gen001.findings} with input as d
+	msgs == {
+		"mtlsOverrides[0] and mtlsOverrides[2] both set the mode of \"a\" port 0",
+		"mtlsOverrides[0] and mtlsOverrides[4] both set the mode of \"a\" port 0",
+		"mtlsOverrides[2] and mtlsOverrides[4] both set the mode of \"a\" port 0",
+		"JWT rules \"j1\" and \"j3\" both apply to every service for issuer \"i\"",
+		"JWT rules \"j1\" and \"j4\" both apply to every service for issuer \"i\"",
+		"JWT rules \"j3\" and \"j4\" both apply to every service for issuer \"i\"",
+	}
+}
+
 test_gen001_ok if {
 	d := {"spec": {"services": [{"name": "a"}], "security": {
 		"mtlsOverrides": [{"service": "a", "mode": "strict"}, {"service": "a", "port": 80, "mode": "permissive"}],

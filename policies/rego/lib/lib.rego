@@ -19,8 +19,16 @@ mtls := object.get(security, "mtls", "strict")
 # default_policy is the default authorization action (default allow).
 default_policy := object.get(security, "defaultPolicy", "allow")
 
-# overrides maps a service name to its whole-service mTLS override mode.
-overrides := {o.service: o.mode | some o in object.get(security, "mtlsOverrides", []); object.get(o, "port", 0) == 0}
+# overrides maps a service name to its whole-service mTLS override mode: the first one when a
+# design has several (GEN-001 reports the conflict; the other rules must still evaluate).
+overrides := {svc: modes[0] |
+	some p in whole_overrides
+	svc := p[0]
+	modes := [q[1] | some q in whole_overrides; q[0] == svc]
+}
+
+# whole_overrides lists [service, mode] of the whole-service mTLS overrides, in design order.
+whole_overrides := [[o.service, o.mode] | some o in object.get(security, "mtlsOverrides", []); object.get(o, "port", 0) == 0]
 
 l7_protocols := {"http", "http2", "grpc"}
 

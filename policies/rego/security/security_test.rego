@@ -69,6 +69,15 @@ test_sec006_ok if {
 	count(rules.sec006.findings) == 0 with input as d
 }
 
+# Conflicting whole-service overrides (GEN-001's finding) do not stop the rule: the first applies.
+test_sec006_conflicting_overrides if {
+	access := [{"destination": "api", "sources": [{"service": "web"}]}]
+	first_strict := with_security({"mtls": "permissive", "mtlsOverrides": [{"service": "api", "mode": "strict"}, {"service": "api", "mode": "permissive"}], "access": access})
+	count(rules.sec006.findings) == 0 with input as first_strict
+	first_permissive := with_security({"mtls": "strict", "mtlsOverrides": [{"service": "api", "mode": "permissive"}, {"service": "api", "mode": "strict"}], "access": access})
+	count(rules.sec006.findings) == 1 with input as first_permissive
+}
+
 test_sec007_fires if {
 	d := object.union(with_security({
 		"access": [{"destination": "ghost", "sources": [{"service": "phantom"}, {"service": "*"}]}],
