@@ -125,9 +125,9 @@ func (t *translator) rateLimits() {
 		}
 		t.warn(path, adapters.FeatureRateLimit,
 			"Istio has no rate-limit API: an EnvoyFilter (escape hatch tied to Envoy internals, unsupported by Istio's compatibility guarantees) inserts envoy.filters.http.local_ratelimit", adapters.SeverityWarning)
-		burst := rl.Burst
-		if burst == 0 {
-			burst = rl.Count()
+		burst, perFill, fill, exact := rl.TokenBucket()
+		if !exact {
+			t.warn(path+".burst", adapters.FeatureRateLimit, lossyBucket(rl, burst, perFill, fill), adapters.SeverityWarning)
 		}
 		full := obj{"default_value": obj{"numerator": int64(100), "denominator": "HUNDRED"}}
 		t.add(NetworkingV1alpha3, "EnvoyFilter", svc.Namespace, svc.Name+"-local-ratelimit", obj{
@@ -147,8 +147,8 @@ func (t *translator) rateLimits() {
 							"stat_prefix": "http_local_rate_limiter",
 							"token_bucket": obj{
 								"max_tokens":      int64(burst),
-								"tokens_per_fill": int64(rl.Count()),
-								"fill_interval":   fmt.Sprintf("%ds", int64(rl.Interval()/time.Second)),
+								"tokens_per_fill": int64(perFill),
+								"fill_interval":   protoDuration(fill),
 							},
 							"filter_enabled":  deepCopy(full),
 							"filter_enforced": deepCopy(full),
@@ -158,4 +158,24 @@ func (t *translator) rateLimits() {
 			}},
 		})
 	}
+}
+
+// protoDuration formats a whole-millisecond duration as protobuf JSON does ("1s", "0.050s",
+// "17.143s"), the form EnvoyFilter typed configs are parsed with.
+func protoDuration(d time.Duration) string {
+	ms := d.Milliseconds()
+	if ms%1000 == 0 {
+		return fmt.Sprintf("%ds", ms/1000)
+	}
+	return fmt.Sprintf("%d.%03ds", ms/1000, ms%1000)
+}
+
+// lossyBucket says how a rate limit whose burst cannot carry its rate exactly is enforced.
+func lossyBucket(rl *spec.RateLimit, burst, perFill int32, fill time.Duration) string {
+	unit := "second"
+	if rl.Interval() == time.Minute {
+		unit = "minute"
+	}
+	return fmt.Sprintf("Envoy adds at most the burst (%d tokens) per refill and refills at most every 50ms: no token bucket carries %d per %s exactly, enforced as %d every %s (%.4g per %s), a stricter limit",
+		burst, rl.Count(), unit, perFill, protoDuration(fill), float64(perFill)*float64(rl.Interval())/float64(fill), unit)
 }

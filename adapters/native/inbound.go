@@ -21,6 +21,7 @@ import (
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/trellis-mesh/trellis/adapters"
 	"github.com/trellis-mesh/trellis/spec"
 )
 
@@ -64,15 +65,21 @@ func (b *builder) buildInbound() error {
 			if rl.Count() <= 0 || (rl.RequestsPerSecond != 0 && rl.RequestsPerMinute != 0) {
 				return fmt.Errorf("%s.resilience.rateLimit: expected exactly one of requestsPerSecond and requestsPerMinute, positive; got %d per second and %d per minute", s.polPath, rl.RequestsPerSecond, rl.RequestsPerMinute)
 			}
-			burst := rl.Burst
-			if burst <= 0 {
-				burst = rl.Count()
+			burst, perFill, fill, exact := rl.TokenBucket()
+			if !exact {
+				unit := "second"
+				if rl.Interval() == time.Minute {
+					unit = "minute"
+				}
+				b.warn(s.polPath+".resilience.rateLimit.burst", adapters.FeatureRateLimit, adapters.SeverityWarning,
+					"Envoy adds at most the burst (%d tokens) per refill and refills at most every 50ms: no token bucket carries %d per %s exactly, enforced as %d every %v (%.4g per %s), a stricter limit",
+					burst, rl.Count(), unit, perFill, fill, float64(perFill)*float64(rl.Interval())/float64(fill), unit)
 			}
 			sr.HTTPFilters = append(sr.HTTPFilters, &hcmv3.HttpFilter{Name: RateLimitFilter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&localrlv3.LocalRateLimit{
 				StatPrefix: "http_local_rate_limiter",
 				Status:     &typev3.HttpStatus{Code: typev3.StatusCode_TooManyRequests},
 				TokenBucket: &typev3.TokenBucket{
-					MaxTokens: uint32(burst), TokensPerFill: wrapperspb.UInt32(uint32(rl.Count())), FillInterval: dur(rl.Interval()),
+					MaxTokens: uint32(burst), TokensPerFill: wrapperspb.UInt32(uint32(perFill)), FillInterval: dur(fill),
 				},
 				FilterEnabled:  &corev3.RuntimeFractionalPercent{RuntimeKey: "local_rate_limit_enabled", DefaultValue: fraction(100)},
 				FilterEnforced: &corev3.RuntimeFractionalPercent{RuntimeKey: "local_rate_limit_enforced", DefaultValue: fraction(100)},
