@@ -224,3 +224,36 @@ func describeSteps(mesh, variant string, steps map[string][2]int64) string {
 	}
 	return fmt.Sprintf("%s, %s: %d rules, largest step ratio %.2f× (%s)", mesh, variant, len(steps), ratio, worst)
 }
+
+// BenchmarkCheckSteps counts the evaluation steps of the whole catalogue on the 1,000- and
+// 10,000-service benchmark designs with their Istio output, and reports their ratio: the work
+// of the check, free of the machine's noise (10.0 is exactly linear). The loop does nothing;
+// read the metrics.
+func BenchmarkCheckSteps(b *testing.B) {
+	ctx := context.Background()
+	e := newEngine(b, Options{Workers: 1})
+	var total [2]int64
+	for i, n := range []int{1000, 10000} {
+		t := benchTarget(b, n)
+		in, err := Input(t.Design, t.Meshes)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, q := range e.queries {
+			if q.rule.Mesh != "" && t.Meshes[q.rule.Mesh] == nil {
+				continue
+			}
+			c := &stepCounter{}
+			if _, err := q.q.Eval(ctx, rego.EvalParsedInput(in), rego.EvalQueryTracer(c)); err != nil {
+				b.Fatal(err)
+			}
+			total[i] += c.steps()
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+	}
+	b.ReportMetric(float64(total[0]), "steps1k")
+	b.ReportMetric(float64(total[1]), "steps10k")
+	b.ReportMetric(float64(total[1])/float64(total[0]), "steps10k/steps1k")
+}
