@@ -112,7 +112,7 @@ func TestRateLimitBurstBelowRate(t *testing.T) {
 		{spec.RateLimit{RequestsPerSecond: 1000, Burst: 10}, 10, 10, "0.050s",
 			"no token bucket carries 1000 per second exactly, enforced as 10 every 0.050s (200 per second)", false, 200},
 		{spec.RateLimit{RequestsPerSecond: 3, Burst: 2}, 2, 2, "0.667s",
-			"no token bucket carries 3 per second exactly, enforced as 2 every 0.667s (2.999 per second)", false, 3},
+			"no token bucket carries 3 per second exactly, enforced as 2 every 0.667s (2.9985 per second)", false, 3},
 	} {
 		name := fmt.Sprintf("%+v", tc.in)
 		rl := tc.in

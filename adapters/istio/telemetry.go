@@ -176,6 +176,6 @@ func lossyBucket(rl *spec.RateLimit, burst, perFill int32, fill time.Duration) s
 	if rl.Interval() == time.Minute {
 		unit = "minute"
 	}
-	return fmt.Sprintf("Envoy adds at most the burst (%d tokens) per refill and refills at most every 50ms: no token bucket carries %d per %s exactly, enforced as %d every %s (%.4g per %s), a stricter limit",
+	return fmt.Sprintf("Envoy adds at most the burst (%d tokens) per refill and refills at most every 50ms: no token bucket carries %d per %s exactly, enforced as %d every %s (%.6g per %s), a stricter limit",
 		burst, rl.Count(), unit, perFill, protoDuration(fill), float64(perFill)*float64(rl.Interval())/float64(fill), unit)
 }

@@ -72,7 +72,7 @@ func (b *builder) buildInbound() error {
 					unit = "minute"
 				}
 				b.warn(s.polPath+".resilience.rateLimit.burst", adapters.FeatureRateLimit, adapters.SeverityWarning,
-					"Envoy adds at most the burst (%d tokens) per refill and refills at most every 50ms: no token bucket carries %d per %s exactly, enforced as %d every %v (%.4g per %s), a stricter limit",
+					"Envoy adds at most the burst (%d tokens) per refill and refills at most every 50ms: no token bucket carries %d per %s exactly, enforced as %d every %v (%.6g per %s), a stricter limit",
 					burst, rl.Count(), unit, perFill, fill, float64(perFill)*float64(rl.Interval())/float64(fill), unit)
 			}
 			sr.HTTPFilters = append(sr.HTTPFilters, &hcmv3.HttpFilter{Name: RateLimitFilter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&localrlv3.LocalRateLimit{

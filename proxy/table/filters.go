@@ -378,12 +378,21 @@ type Bucket struct {
 	interval time.Duration
 	tokens   float64
 	last     time.Time
+	// clock is the time source; nil is time.Now (tests move a fake clock instead of sleeping).
+	clock func() time.Time
 }
 
+// take refills tokensPerFill for every whole interval since the last fill, never above max (as
+// Envoy's timer-based bucket: a refill larger than the bucket is cut to it), and takes a token.
 func (b *Bucket) take() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	now := time.Now()
+	var now time.Time
+	if b.clock != nil {
+		now = b.clock()
+	} else {
+		now = time.Now()
+	}
 	if n := now.Sub(b.last) / b.interval; n > 0 {
 		b.tokens += float64(n) * b.perFill
 		if b.tokens > b.max {
