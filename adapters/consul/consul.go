@@ -104,7 +104,7 @@ func (*Adapter) Capabilities() adapters.Capabilities {
 		adapters.FeatureRewrite:          p("prefixRewrite only (with an exact or prefix match); no host rewrite"),
 		adapters.FeatureConnectionLimits: p("upstreamConfig limits on the calling services; no max requests per connection"),
 		adapters.FeatureOutlierDetection: p("upstreamConfig passiveHealthCheck on the calling services"),
-		adapters.FeatureRateLimit:        p("ServiceDefaults rateLimits.instanceLevel, Consul Enterprise 1.17+ only; whole requests per second: requestsPerMinute not a multiple of 60 rounds up"),
+		adapters.FeatureRateLimit:        p("ServiceDefaults rateLimits.instanceLevel, Consul Enterprise 1.17+ only; whole requests per second: requestsPerMinute not a multiple of 60 rounds up; the rate refills once a second, so a burst below it is rendered as is with a warning (a proxy cutting each refill to the bucket enforces the burst per second)"),
 		adapters.FeatureLoadBalancer:     n(),
 		adapters.FeatureConsistentHash:   p("ServiceResolver ring_hash hashPolicies; with a split only the first hash policy applies"),
 		adapters.FeatureHealthCheck:      p("active checks are defined on the service registration, not config entries; subsets use onlyPassing"),

@@ -717,6 +717,13 @@ func (t *translator) resilience(path, svc string, r *spec.Resilience, overrides 
 					rl.RequestsPerMinute, rps, rps*60)
 			}
 		}
+		if int64(burst) < rps {
+			// Consul has no refill interval to shorten: its bucket gets the whole per-second
+			// rate once a second, and it documents requestsMaxBurst as at least the rate.
+			t.warn(path+".rateLimit.burst", adapters.FeatureRateLimit, adapters.SeverityWarning,
+				"Consul refills the whole requestsPerSecond once a second and expects requestsMaxBurst of at least it: a burst of %d below %d per second is rendered as is, and a proxy that cuts each refill to the bucket (Envoy's older timer-based bucket) enforces only %d per second",
+				burst, rps, burst)
+		}
 		sd := t.serviceDefaults(svc)
 		sd.spec["rateLimits"] = map[string]any{"instanceLevel": map[string]any{
 			"requestsPerSecond": rps,

@@ -74,7 +74,7 @@ func (*Adapter) Capabilities() adapters.Capabilities {
 		adapters.FeatureRewrite:          n,
 		adapters.FeatureConnectionLimits: n,
 		adapters.FeatureOutlierDetection: n,
-		adapters.FeatureRateLimit:        {Support: adapters.Partial, Note: "no first-class API: an EnvoyFilter inserting envoy.filters.http.local_ratelimit (escape hatch, tied to Envoy internals)"},
+		adapters.FeatureRateLimit:        {Support: adapters.Partial, Note: "no first-class API: an EnvoyFilter inserting envoy.filters.http.local_ratelimit (escape hatch, tied to Envoy internals); a burst below the rate refills smaller steps (at least every 50ms) so the sustained rate holds, and a burst too small for any exact step (such as one below a twentieth of a per-second rate) is enforced at the closest slower rate with a warning"},
 		adapters.FeatureLoadBalancer:     n,
 		adapters.FeatureConsistentHash:   n,
 		adapters.FeatureHealthCheck:      {Support: adapters.Unsupported, Note: "Istio relies on Kubernetes readiness probes; callers' proxies do not actively health-check"},

@@ -123,7 +123,7 @@ func (a *Adapter) Capabilities() adapters.Capabilities {
 		adapters.FeatureRewrite:          p("no URLRewrite filter: path rewrites are lost, host rewrites become a Host header set"),
 		adapters.FeatureConnectionLimits: u("Linkerd has no connection or request limits"),
 		adapters.FeatureOutlierDetection: p("failure accrual annotations on the Service: consecutive failures and penalty only"),
-		adapters.FeatureRateLimit:        p("HTTPLocalRateLimitPolicy per Server: whole requests per second, no burst; requestsPerMinute not a multiple of 60 rounds up"),
+		adapters.FeatureRateLimit:        p("HTTPLocalRateLimitPolicy per Server: whole requests per second, no burst (the sustained rate is exact; bursts are one second's requests, with a warning); requestsPerMinute not a multiple of 60 rounds up"),
 		adapters.FeatureLoadBalancer:     u("Linkerd always balances with EWMA"),
 		adapters.FeatureConsistentHash:   u("Linkerd has no sticky sessions"),
 		adapters.FeatureHealthCheck:      u("Linkerd has no active health checks; Kubernetes probes and failure accrual apply"),
