@@ -17,7 +17,8 @@ import (
 // TestImportRateLimitFillIntervals checks how an EnvoyFilter token bucket becomes a design rate:
 // a whole number per second as requestsPerSecond, else a whole number per minute (Istio's task:
 // 4 every 60s) as requestsPerMinute, both exact and without a warning; anything else rounds up
-// to whole requests per second with a lossy warning.
+// to whole requests per second with a lossy warning. A refill above max_tokens is read as the
+// continuous-refill rate with a warning naming what older timer-based Envoy enforced.
 func TestImportRateLimitFillIntervals(t *testing.T) {
 	for _, tc := range []struct {
 		tokens   int
@@ -28,11 +29,11 @@ func TestImportRateLimitFillIntervals(t *testing.T) {
 		{4, "60s", spec.RateLimit{RequestsPerMinute: 4, Burst: 9}, ""},
 		{4, "1m", spec.RateLimit{RequestsPerMinute: 4, Burst: 9}, ""},
 		{1, "30s", spec.RateLimit{RequestsPerMinute: 2, Burst: 9}, ""},
-		{90, "60s", spec.RateLimit{RequestsPerMinute: 90, Burst: 9}, ""},
-		{120, "60s", spec.RateLimit{RequestsPerSecond: 2, Burst: 9}, ""},
+		{90, "60s", spec.RateLimit{RequestsPerMinute: 90, Burst: 9}, "tokens_per_fill 90 exceeds max_tokens 9: imported as the rate Envoy's continuous refill enforces (90 every 60s), with burst 9"},
+		{120, "60s", spec.RateLimit{RequestsPerSecond: 2, Burst: 9}, "tokens_per_fill 120 exceeds max_tokens 9"},
 		{1, "500ms", spec.RateLimit{RequestsPerSecond: 2, Burst: 9}, ""},
-		{100, "1s", spec.RateLimit{RequestsPerSecond: 100, Burst: 9}, ""},
-		{60, "1h", spec.RateLimit{RequestsPerMinute: 1, Burst: 9}, ""},
+		{100, "1s", spec.RateLimit{RequestsPerSecond: 100, Burst: 9}, "enforced only 9 every 1s"},
+		{60, "1h", spec.RateLimit{RequestsPerMinute: 1, Burst: 9}, "enforced only 9 every 1h"},
 		{1, "7s", spec.RateLimit{RequestsPerSecond: 1, Burst: 9}, "1 requests every 7s (0.143 per second) is imported as 1 per second"},
 		{1, "1h", spec.RateLimit{RequestsPerSecond: 1, Burst: 9}, "1 requests every 1h (0.000278 per second) is imported as 1 per second"},
 		{3, "2s", spec.RateLimit{RequestsPerMinute: 90, Burst: 9}, ""},

@@ -564,6 +564,11 @@ func (im *importer) envoyFilter(o *unstructured.Unstructured, s map[string]any) 
 			rl = &spec.RateLimit{RequestsPerSecond: rps}
 		}
 		rl.Burst = i32(tb, "max_tokens")
+		if rl.Burst > 0 && tokens > rl.Burst {
+			im.warn(o, path+".token_bucket", adapters.FeatureRateLimit, fmt.Sprintf(
+				"tokens_per_fill %d exceeds max_tokens %d: imported as the rate Envoy's continuous refill enforces (%d every %s), with burst %d; Envoy's older timer-based bucket cut each refill to max_tokens and enforced only %d every %s",
+				tokens, rl.Burst, tokens, str(tb, "fill_interval"), rl.Burst, rl.Burst, str(tb, "fill_interval")))
+		}
 		tp := im.policy(app)
 		if tp.Resilience == nil {
 			tp.Resilience = &spec.Resilience{}
