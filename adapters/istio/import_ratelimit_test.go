@@ -2,10 +2,14 @@ package istio_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/encoding/protojson"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/trellis-mesh/trellis/adapters"
@@ -151,6 +155,14 @@ func TestRateLimitBurstBelowRate(t *testing.T) {
 		}
 		if tb["max_tokens"] != tc.maxTokens || tb["tokens_per_fill"] != tc.perFill || tb["fill_interval"] != tc.fill {
 			t.Errorf("%s: token bucket %v, want max_tokens %d, tokens_per_fill %d, fill_interval %s", name, tb, tc.maxTokens, tc.perFill, tc.fill)
+		}
+		// The bucket is what Envoy parses (protobuf JSON) and accepts (its validation rules).
+		raw, _ := json.Marshal(tb)
+		var pb typev3.TokenBucket
+		if err := protojson.Unmarshal(raw, &pb); err != nil {
+			t.Errorf("%s: token bucket %s is not protobuf JSON: %v", name, raw, err)
+		} else if err := pb.ValidateAll(); err != nil || pb.GetFillInterval().AsDuration() < 50*time.Millisecond {
+			t.Errorf("%s: token bucket %s is rejected by Envoy (validation: %v; fill_interval must be >= 50ms)", name, raw, err)
 		}
 		got, _, err := istio.New().Import(context.Background(), append(out.Objects, kubeServices(d)...), adapters.ImportOptions{Name: "rl", Namespace: "shop"})
 		if err != nil {
