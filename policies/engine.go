@@ -33,15 +33,20 @@ type Options struct {
 	PolicyDirs []string
 	// Workers bounds parallel evaluation. Default: GOMAXPROCS.
 	Workers int
+	// Progress, when set, is called after each rule evaluation of a check with the number of
+	// evaluations done and the total (rules × designs). Calls are serialized and done rises by
+	// one each time; the callback must return quickly. Default: no progress reports.
+	Progress func(done, total int)
 }
 
 // Engine evaluates the rule catalogue. Queries are compiled once; an Engine is safe for
 // concurrent use.
 type Engine struct {
-	rules   []Rule
-	byID    map[string]*Rule
-	queries []*ruleQuery
-	workers int
+	rules    []Rule
+	byID     map[string]*Rule
+	queries  []*ruleQuery
+	workers  int
+	progress func(done, total int)
 	// whole disables the early start of design-only rules (tests compare both schedules).
 	whole bool
 }
@@ -87,7 +92,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{rules: rules, byID: map[string]*Rule{}, workers: opts.Workers}
+	e := &Engine{rules: rules, byID: map[string]*Rule{}, workers: opts.Workers, progress: opts.Progress}
 	if e.workers <= 0 {
 		e.workers = runtime.GOMAXPROCS(0)
 	}
@@ -212,6 +217,19 @@ func (e *Engine) CheckAll(ctx context.Context, targets []Target, cfg *Config) ([
 	// Longest first; rules never measured keep their catalogue order, after the measured ones.
 	sort.SliceStable(jobs, func(i, j int) bool { return jobs[i].cost > jobs[j].cost })
 	results := make([][]Finding, len(jobs))
+	var (
+		progressMu sync.Mutex
+		done       int
+	)
+	report := func() {
+		if e.progress == nil {
+			return
+		}
+		progressMu.Lock()
+		defer progressMu.Unlock()
+		done++
+		e.progress(done, len(jobs))
+	}
 	for i, j := range jobs {
 		in := inputs[j.t]
 		ready := in.fReady.Load
@@ -227,6 +245,9 @@ func (e *Engine) CheckAll(ctx context.Context, targets []Target, cfg *Config) ([
 			fs, err := e.eval(ctx, j.q, input, targets[j.t].Design)
 			j.q.learn(time.Since(t0), in.size)
 			results[i] = fs
+			if err == nil {
+				report()
+			}
 			return err
 		}})
 	}

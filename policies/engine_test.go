@@ -13,6 +13,7 @@ import (
 	_ "github.com/trellis-mesh/trellis/adapters/consul"
 	_ "github.com/trellis-mesh/trellis/adapters/linkerd"
 	"github.com/trellis-mesh/trellis/spec"
+	"github.com/trellis-mesh/trellis/spec/spectest"
 )
 
 // loadDesign loads a design from YAML; header fields are added when missing.
@@ -270,6 +271,45 @@ func breakConsulObject(t *testing.T, o map[string]any, format string) {
 			s[weight] = w + 1
 		default:
 			t.Fatalf("splitter weight %T", w)
+		}
+	}
+}
+
+// TestProgress checks the progress callback: one call per rule evaluation, serialized, done
+// rising by one up to the total, which counts every applicable rule of every design (mesh rules
+// only for the meshes a design was translated to).
+func TestProgress(t *testing.T) {
+	ctx := context.Background()
+	var calls [][2]int
+	e := newEngine(t, Options{Workers: 3, Progress: func(done, total int) { calls = append(calls, [2]int{done, total}) }})
+	a, err := adapters.Lookup("istio")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, d2 := spectest.Design(20), spectest.Design(5)
+	out, _, err := adapters.Translate(ctx, a, d1, adapters.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := []Target{{Design: d1, Meshes: map[string]*adapters.Output{"istio": out}}, {Design: d2}}
+	want := 0
+	for _, r := range e.Rules() {
+		switch r.Mesh {
+		case "":
+			want += 2
+		case "istio":
+			want++
+		}
+	}
+	if _, err := e.CheckAll(ctx, targets, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != want {
+		t.Fatalf("%d progress calls, want %d (one per rule evaluation)", len(calls), want)
+	}
+	for i, c := range calls {
+		if c != [2]int{i + 1, want} {
+			t.Fatalf("call %d = (done %d, total %d), want (%d, %d)", i, c[0], c[1], i+1, want)
 		}
 	}
 }

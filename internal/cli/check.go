@@ -3,9 +3,11 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -28,6 +30,7 @@ func newCheckCmd() *cobra.Command {
 		policyDirs   []string
 		configPath   string
 		consulFormat string
+		progress     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "check PATH...",
@@ -79,6 +82,11 @@ Exit codes:
 					selected = append(selected, a)
 				}
 			}
+			stderr := cmd.ErrOrStderr()
+			if !cmd.Flags().Changed("progress") {
+				progress = isTerminal(stderr)
+			}
+			pr := &checkProgress{w: stderr, on: progress, tty: isTerminal(stderr), start: time.Now()}
 			designs, err := spec.LoadPaths(args...)
 			if err != nil {
 				var ve *spec.ValidationError
@@ -90,7 +98,12 @@ Exit codes:
 				}
 				return withCode(ExitUsage, err)
 			}
-			engine, err := policies.New(ctx, policies.Options{PolicyDirs: policyDirs})
+			services := 0
+			for _, d := range designs {
+				services += len(d.Spec.Services)
+			}
+			pr.stage("loaded %s (%s)", plural(len(designs), "design"), plural(services, "service"))
+			engine, err := policies.New(ctx, policies.Options{PolicyDirs: policyDirs, Progress: pr.evaluations})
 			if err != nil {
 				return withCode(ExitUsage, err)
 			}
@@ -103,19 +116,25 @@ Exit codes:
 				if len(selected) > 0 {
 					t.Meshes = map[string]*adapters.Output{}
 				}
-				for _, a := range selected {
-					out, _, err := adapters.Translate(ctx, a, d, adapters.Options{ConsulFormat: consulFormat})
+				targets = append(targets, t)
+			}
+			for _, a := range selected {
+				objects := 0
+				for _, t := range targets {
+					out, _, err := adapters.Translate(ctx, a, t.Design, adapters.Options{ConsulFormat: consulFormat})
 					if err != nil {
 						return withCode(ExitInvalid, err)
 					}
 					t.Meshes[a.Name()] = out
+					objects += len(out.Objects)
 				}
-				targets = append(targets, t)
+				pr.stage("translated for %s (%s)", a.Name(), plural(objects, "object"))
 			}
 			results, err := engine.CheckAll(ctx, targets, cfg)
 			if err != nil {
 				return withCode(ExitUsage, err)
 			}
+			pr.stage("checked %s", plural(len(engine.Rules()), "rule"))
 			report := &policies.Report{Rules: engine.Rules(), Threshold: threshold, Designs: len(designs), BaseDir: "."}
 			for _, fs := range results {
 				report.Findings = append(report.Findings, fs...)
@@ -137,7 +156,59 @@ Exit codes:
 	f.StringSliceVar(&policyDirs, "policy-dir", nil, "directory (or .rego file) of additional policies with the same METADATA contract")
 	f.StringVar(&configPath, "config", "", "policy config file (default: "+policies.DefaultConfigFile+" when present)")
 	f.StringVar(&consulFormat, "consul-format", "", `consul: check "crd" (default) or "config-entry" output`)
+	f.BoolVar(&progress, "progress", false, "print each stage and its time on stderr (default: when stderr is a terminal)")
 	return cmd
+}
+
+// checkProgress prints the stages of a check on stderr: a line per stage with the time since the
+// previous one and, on a terminal, a live count of rule evaluations while the rules run.
+type checkProgress struct {
+	w        io.Writer
+	on, tty  bool
+	start    time.Time
+	last     time.Time // of the last live update
+	live     bool      // a live line is on screen
+	previous time.Time // end of the previous stage
+}
+
+// stage prints one finished stage.
+func (p *checkProgress) stage(format string, args ...any) {
+	if !p.on {
+		return
+	}
+	if p.previous.IsZero() {
+		p.previous = p.start
+	}
+	now := time.Now()
+	if p.live {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.live = false
+	}
+	fmt.Fprintf(p.w, "%s in %s\n", fmt.Sprintf(format, args...), now.Sub(p.previous).Round(time.Millisecond))
+	p.previous = now
+}
+
+// evaluations is the engine's progress callback: on a terminal it rewrites one line at most ten
+// times a second.
+func (p *checkProgress) evaluations(done, total int) {
+	if !p.on || !p.tty {
+		return
+	}
+	if now := time.Now(); done == total || now.Sub(p.last) >= 100*time.Millisecond {
+		p.last = now
+		p.live = true
+		fmt.Fprintf(p.w, "\rchecking: %d/%d rule evaluations", done, total)
+	}
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // loadPolicyConfig reads --config, or .trellis-policy.yaml when present; nil when neither.

@@ -139,3 +139,30 @@ func TestPoliciesListAndTest(t *testing.T) {
 		t.Errorf("test DIR: exit %d\n%s", code, out)
 	}
 }
+
+// TestCheckProgress checks the stage lines of --progress on stderr, and that without the flag a
+// non-terminal stderr stays quiet (CI logs and piped output).
+func TestCheckProgress(t *testing.T) {
+	dir := t.TempDir()
+	clean := writeCheckFile(t, dir, "clean.yaml", cleanDesign)
+	code, out, errOut := checkCLI(t, "check", clean, "--mesh", "istio,linkerd", "--progress")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	want := []string{"loaded 1 design (1 service) in ", "translated for istio (", "translated for linkerd (", "checked "}
+	if len(lines) != len(want) {
+		t.Fatalf("stderr has %d lines, want %d:\n%s", len(lines), len(want), errOut)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) || !strings.Contains(lines[i], " in ") {
+			t.Errorf("stderr line %d = %q, want it to start with %q and give the time", i+1, lines[i], w)
+		}
+	}
+	if strings.Contains(out, "loaded") {
+		t.Errorf("progress went to stdout:\n%s", out)
+	}
+	if _, _, errOut := checkCLI(t, "check", clean, "--mesh", "istio"); errOut != "" {
+		t.Errorf("without --progress and without a terminal, stderr = %q, want nothing", errOut)
+	}
+}

@@ -285,16 +285,22 @@ func importSummary(source string, files, objs, workloads int, d *spec.Design, wa
 	if d.Spec.Security != nil {
 		access = len(d.Spec.Security.Access)
 	}
-	fileNoun := "files"
-	if files == 1 {
-		fileNoun = "file"
-	}
-	s := fmt.Sprintf("imported %d objects from %d %s (%s): %d services, %d external services, %d traffic policies, %d access rules; %d warnings",
-		objs, files, fileNoun, source, len(d.Spec.Services), len(d.Spec.ExternalServices), len(d.Spec.Traffic), access, warnings)
+	s := fmt.Sprintf("imported %s from %s (%s): %s, %s, %s, %s; %s",
+		plural(objs, "object"), plural(files, "file"), source, plural(len(d.Spec.Services), "service"),
+		plural(len(d.Spec.ExternalServices), "external service"), pluralPolicy(len(d.Spec.Traffic)),
+		plural(access, "access rule"), plural(warnings, "warning"))
 	if workloads > 0 {
-		s += fmt.Sprintf("; %d workload objects read for identities only", workloads)
+		s += fmt.Sprintf("; %s read for identities only", plural(workloads, "workload object"))
 	}
 	return s
+}
+
+// pluralPolicy formats "1 traffic policy" or "3 traffic policies".
+func pluralPolicy(n int) string {
+	if n == 1 {
+		return "1 traffic policy"
+	}
+	return fmt.Sprintf("%d traffic policies", n)
 }
 
 // dedupeObjects drops repeated objects (same group, kind, namespace and name), as when a
