@@ -133,7 +133,7 @@ var upstreamCases = []upstreamCase{
 		warnings: []string{
 			"Gateway /bookinfo-gateway: kind not imported: networking.istio.io/v1alpha3 Gateway: ingress and egress gateways are outside the mesh design",
 			"VirtualService /bookinfo: spec.gateways: routes bound only to ingress gateways (bookinfo-gateway) are outside the mesh design",
-			"imported 21 objects from 4 files (istio): 4 services, 0 external services, 1 traffic policies, 0 access rules; 2 warnings; 10 workload objects read for identities only",
+			"imported 21 objects from 4 files (istio): 4 services, 0 external services, 1 traffic policy, 0 access rules; 2 warnings; 10 workload objects read for identities only",
 		},
 		absent: []string{"kind not imported: apps/v1 Deployment", "kind not imported: v1 ServiceAccount"},
 		check: func(t *testing.T, d *spec.Design) {
@@ -962,7 +962,7 @@ func TestImportDirectoryUX(t *testing.T) {
 	for _, want := range []string{
 		"read " + filepath.Join(dir, "bookinfo.yaml") + ": 14 objects (Deployment ×6, Service ×4, ServiceAccount ×4)",
 		"read " + filepath.Join(dir, "destination-rule-all-mtls.yaml") + ": 4 objects (DestinationRule ×4)",
-		"imported 19 objects from 3 files (istio): 4 services, 0 external services, 1 traffic policies, 0 access rules; 0 warnings; 10 workload objects read for identities only",
+		"imported 19 objects from 3 files (istio): 4 services, 0 external services, 1 traffic policy, 0 access rules; 0 warnings; 10 workload objects read for identities only",
 		"note: service reviews: identity bookinfo-reviews",
 	} {
 		if !strings.Contains(errOut, want) {
