@@ -37,6 +37,9 @@ type importer struct {
 	warnings []adapters.Warning
 	entries  map[string]map[string]*imported // kind -> name -> entry
 	order    map[string][]string
+	// kube holds the Kubernetes Services of the input (consul-k8s registers each one whose pods
+	// are injected as a Consul service): they give the design services' ports and selectors.
+	kube []*unstructured.Unstructured
 }
 
 func (im *importer) warn(path string, f adapters.Feature, format string, args ...any) {
@@ -131,6 +134,9 @@ const crdGroup = "consul.hashicorp.com"
 func (im *importer) read(i int, o *unstructured.Unstructured) (*imported, error) {
 	e := &imported{used: map[string]bool{}, meta: map[string]string{}}
 	switch {
+	case o.GetAPIVersion() == "v1" && o.GetKind() == "Service":
+		im.kube = append(im.kube, o)
+		return nil, nil
 	case strings.HasPrefix(o.GetAPIVersion(), crdGroup+"/"):
 		// consul-k8s serves its config-entry CRDs as v1alpha1; manifests and test fixtures also
 		// spell them consul.hashicorp.com/v1 with the same schema.
@@ -314,6 +320,7 @@ func (b *designBuilder) build() {
 		}
 		b.serviceDefaults(im.get(KindServiceDefaults, n))
 	}
+	b.kubeServices()
 	// Every other service named by an entry.
 	for _, kind := range []string{KindServiceResolver, KindServiceRouter, KindServiceSplitter, KindServiceIntentions} {
 		for _, n := range im.order[kind] {
@@ -369,6 +376,50 @@ func (b *designBuilder) build() {
 	b.extensions()
 	for _, n := range b.tOrder {
 		b.d.Spec.Traffic = append(b.d.Spec.Traffic, *b.traffic[n])
+	}
+}
+
+// kubeServices declares the Kubernetes Services of the input (consul-k8s registers each one as a
+// Consul service of the same name) with their ports and selectors; their protocol stays the one
+// of their service-defaults (or proxy-defaults, or tcp), which is where Consul reads it.
+func (b *designBuilder) kubeServices() {
+	sorted := append([]*unstructured.Unstructured(nil), b.im.kube...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].GetName() < sorted[j].GetName() })
+	for _, o := range sorted {
+		ref := adapters.ObjectRef(o)
+		if b.external[o.GetName()] {
+			b.im.warn(ref, adapters.FeatureWeightedSplit, "Kubernetes Service %q has the name of a terminating-gateway destination (service-defaults with a destination): its ports are not imported", o.GetName())
+			continue
+		}
+		sp, _, _ := unstructured.NestedMap(o.Object, "spec")
+		if t := str(sp, "type"); t == "ExternalName" {
+			b.im.warn(ref+".spec.type", adapters.FeatureWeightedSplit, "an ExternalName Service is a DNS alias, not a Consul service: not imported")
+			continue
+		}
+		s := b.ensureService(o.GetName(), o.GetNamespace())
+		if s == nil {
+			continue
+		}
+		var ports []spec.Port
+		for i, p := range asList(sp["ports"]) {
+			pm := asMap(p)
+			n, ok := num(pm["port"])
+			if !ok || n < 1 || n > 65535 {
+				b.im.warn(fmt.Sprintf("%s.spec.ports[%d].port", ref, i), adapters.FeatureWeightedSplit, "not a port number (expected 1-65535): the port is not imported")
+				continue
+			}
+			port := spec.Port{Port: int32(n), Name: str(pm, "name")}
+			if tp, ok := num(pm["targetPort"]); ok && tp >= 1 && tp <= 65535 {
+				port.TargetPort = int32(tp)
+			}
+			ports = append(ports, port)
+		}
+		if len(ports) > 0 {
+			s.Ports = ports
+		}
+		if sel, _, _ := unstructured.NestedStringMap(sp, "selector"); len(sel) > 0 {
+			s.Selector = sel
+		}
 	}
 }
 

@@ -251,8 +251,17 @@ func (b *designBuilder) security() {
 		}
 		r.Sources = append(r.Sources, src)
 	}
+	// globalDeny: an intention from every source to every service denied ("*" to "*", the
+	// deny-all Consul's docs start zero-trust setups with) is the design's default deny.
+	globalDeny := false
 	for _, n := range im.order[KindServiceIntentions] {
 		e := im.get(KindServiceIntentions, n)
+		if n == Wildcard {
+			if b.wildcardIntentions(e, addRule) {
+				globalDeny = true
+			}
+			continue
+		}
 		for _, p := range asList(asMap(e.field("jwt"))["providers"]) {
 			if pn := str(asMap(p), "name"); pn != "" {
 				providers[pn] = append(providers[pn], n)
@@ -302,6 +311,9 @@ func (b *designBuilder) security() {
 		if !withWildcard[n] {
 			defaultDeny = false
 		}
+	}
+	if globalDeny {
+		defaultDeny = true
 	}
 	if defaultDeny {
 		sec.DefaultPolicy = spec.ActionDeny
@@ -394,6 +406,49 @@ func (b *designBuilder) security() {
 	if used {
 		b.d.Spec.Security = sec
 	}
+}
+
+// wildcardIntentions reads the intentions of the "*" destination (every service): a denied "*"
+// source is the design's default deny (it returns true); an allowed "*" source is Consul's
+// default allow, which the design needs no rule for; a named source becomes a rule on every
+// service of the input, since a design rule names one destination.
+func (b *designBuilder) wildcardIntentions(e *imported, addRule func(ruleKey, spec.Source, []spec.AccessCondition)) bool {
+	im := b.im
+	deny := false
+	var services []string
+	for n := range b.services {
+		services = append(services, n)
+	}
+	sort.Strings(services)
+	for i, s := range asList(e.field("sources")) {
+		sm := asMap(s)
+		name, action := str(sm, "name"), str(sm, "action")
+		path := fmt.Sprintf("%s.spec.sources[%d]", e.ref, i)
+		if len(asList(sm["permissions"])) > 0 {
+			im.warn(path+".permissions", adapters.FeatureAuthzAllow, "L7 permissions on the wildcard destination \"*\" have no design equivalent (a design rule names one destination): the source is not imported")
+			continue
+		}
+		switch {
+		case name == Wildcard && action == "deny":
+			deny = true
+		case name == Wildcard:
+			im.warnInfo(path, adapters.FeatureAuthzAllow, "an allow from every source to every service is Consul's default allow: the design needs no rule for it")
+		case len(services) == 0:
+			im.warn(path, adapters.FeatureAuthzAllow, "the intention applies to every service (destination \"*\"), and the input declares none: not imported (add the services' Kubernetes Services or service-defaults)")
+		default:
+			src := spec.Source{Service: name}
+			if _, ok := b.services[name]; !ok {
+				src = spec.Source{Identity: name}
+			}
+			for _, svc := range services {
+				if svc != name {
+					addRule(ruleKey{dest: svc, action: action, desc: str(sm, "description")}, src, nil)
+				}
+			}
+			im.warnInfo(path, adapters.FeatureAuthzAllow, "the intention applies to every service (destination \"*\"): imported as a %s rule on each of the %d services of the input (%s); services added later are not covered", action, len(services), strings.Join(services, ", "))
+		}
+	}
+	return deny
 }
 
 // ruleKey groups intention sources that read back as one access rule.
