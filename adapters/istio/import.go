@@ -293,7 +293,12 @@ func (im *importer) object(o *unstructured.Unstructured) {
 	case "DestinationRule":
 		im.destinationRule(o, s)
 	case "VirtualService":
+		before := map[string]int{}
+		for n, tp := range im.traffic {
+			before[n] = len(tp.Routes)
+		}
 		im.virtualService(o, s)
+		im.dropUnreachableRoutes(o, before)
 	case "EnvoyFilter":
 		im.envoyFilter(o, s)
 	case "PeerAuthentication":
@@ -411,6 +416,42 @@ func (im *importer) kubeService(o *unstructured.Unstructured, s map[string]any) 
 			svc.Protocol = protocolOf(str(pm, "appProtocol"), port.Name)
 		}
 	}
+	// A design service has one protocol: a port of another protocol (the ext-authz sample serves
+	// http on 8000 and grpc on 9000) is served as the first port's protocol by the translation.
+	for i, p := range list(s, "ports") {
+		pm, _ := p.(map[string]any)
+		if pp := protocolOf(str(pm, "appProtocol"), str(pm, "name")); pp != "" && svc.Protocol != "" && pp != svc.Protocol && !(pp == spec.ProtocolGRPC && svc.Protocol == spec.ProtocolHTTP2) {
+			im.warn(o, fmt.Sprintf("spec.ports[%d]", i), adapters.FeatureWeightedSplit, fmt.Sprintf(
+				"port %d (%s) is %s, another port is %s: a design service has one protocol, so it is imported as %s; put the %s port in a Service of its own to keep its protocol",
+				i32(pm, "port"), str(pm, "name"), pp, svc.Protocol, svc.Protocol, pp))
+		}
+	}
+}
+
+// dropUnreachableRoutes removes the routes a VirtualService adds after one without a match: it
+// takes every request, so Istio never uses the rules after it (Istio's
+// fault-injection-details-v1 sample aborts every request in its first rule and keeps a plain rule
+// after it), and a design rejects such routes. before holds the number of routes of each
+// traffic policy before the VirtualService was read.
+func (im *importer) dropUnreachableRoutes(o *unstructured.Unstructured, before map[string]int) {
+	for _, n := range sortedKeys(im.traffic) {
+		tp := im.traffic[n]
+		start := before[n]
+		for i := start; i < len(tp.Routes)-1; i++ {
+			if len(tp.Routes[i].Match) > 0 {
+				continue
+			}
+			var dropped []string
+			for j := i + 1; j < len(tp.Routes); j++ {
+				dropped = append(dropped, fmt.Sprintf("spec.http[%d]", j-start))
+			}
+			im.warn(o, fmt.Sprintf("spec.http[%d]", i-start), adapters.FeatureWeightedSplit, fmt.Sprintf(
+				"the rule has no match, so it takes every request and Istio never uses the %d rule(s) after it (%s): they are dropped; give the rule a match if they should apply",
+				len(dropped), strings.Join(dropped, ", ")))
+			tp.Routes = tp.Routes[:i+1]
+			break
+		}
+	}
 }
 
 // protocolOf derives a protocol from a Kubernetes appProtocol or an Istio port-name prefix.
@@ -463,6 +504,7 @@ func (im *importer) serviceEntry(o *unstructured.Unstructured, s map[string]any)
 // finish assembles services and traffic into the design in a stable order.
 func (im *importer) finish() {
 	im.selectors()
+	im.mergeSameVersions()
 	keys := append([]string(nil), im.order...)
 	sort.Strings(keys)
 	for _, k := range keys {
@@ -572,4 +614,78 @@ func mergePerService[T any](items []T, fields func(*T) (*string, *[]string)) []T
 		out = append(out, it)
 	}
 	return out
+}
+
+// mergeSameVersions folds the versions of a service whose labels are the same (subsets that
+// select the same pods: Argo Rollouts' canary and stable subsets before the controller adds
+// each ReplicaSet's rollouts-pod-template-hash label) into the first of them, and sends the
+// routes' backends of the others to it, adding up their weights. A design needs distinct labels
+// for each version; the traffic each backend receives is the same.
+func (im *importer) mergeSameVersions() {
+	renamed := map[string]string{} // service/version -> version kept
+	for _, k := range im.order {
+		s := im.services[k]
+		first := map[string]string{}
+		var kept []spec.Version
+		for _, v := range s.Versions {
+			var key strings.Builder
+			for _, l := range sortedKeys(v.Labels) {
+				key.WriteString(l + "=" + v.Labels[l] + ",")
+			}
+			if f, dup := first[key.String()]; dup {
+				renamed[s.Name+"/"+v.Name] = f
+				im.warnings = append(im.warnings, adapters.Warning{Path: "DestinationRule (host " + s.Name + "): spec.subsets", Mesh: Name, Feature: adapters.FeatureWeightedSplit, Severity: adapters.SeverityWarning,
+					Lost: fmt.Sprintf("subsets %q and %q select the same pods (%s): a design needs distinct labels for each version, so %q is imported as %q and the routes to it go to %q "+
+						"(Argo Rollouts and Flagger add a pod-template-hash label to each subset while a rollout runs: import the live DestinationRule to keep both)",
+						f, v.Name, strings.TrimSuffix(key.String(), ","), v.Name, f, f)})
+				continue
+			}
+			first[key.String()] = v.Name
+			kept = append(kept, v)
+		}
+		s.Versions = kept
+	}
+	if len(renamed) == 0 {
+		return
+	}
+	for _, n := range im.tOrder {
+		tp := im.traffic[n]
+		for ri := range tp.Routes {
+			r := &tp.Routes[ri]
+			var out []spec.Backend
+			for _, b := range r.Backends {
+				svc := b.Service
+				if svc == "" {
+					svc = tp.Service
+				}
+				if to, ok := renamed[svc+"/"+b.Version]; ok {
+					b.Version = to
+				}
+				merged := false
+				for j := range out {
+					osvc := out[j].Service
+					if osvc == "" {
+						osvc = tp.Service
+					}
+					if osvc == svc && out[j].Version == b.Version && out[j].Port == b.Port {
+						out[j].Weight += b.Weight
+						merged = true
+					}
+				}
+				if !merged {
+					out = append(out, b)
+				}
+			}
+			r.Backends = out
+			if m := r.Mirror; m != nil {
+				svc := m.Service
+				if svc == "" {
+					svc = tp.Service
+				}
+				if to, ok := renamed[svc+"/"+m.Version]; ok {
+					m.Version = to
+				}
+			}
+		}
+	}
 }
