@@ -74,6 +74,11 @@ type importer struct {
 	services map[string]int
 	protocol map[string]spec.Protocol
 	entries  map[string][]*entry
+	// serviceEntries are the Istio ServiceEntries of the input by name: Istio binds routes to
+	// external hosts with a ServiceEntry parent and Hostname backends (its egress tasks).
+	serviceEntries map[string]*unstructured.Unstructured
+	// external holds the design's external services by name, once a route uses them.
+	external map[string]int
 }
 
 func (im *importer) warn(path string, feature adapters.Feature, sev adapters.Severity, format string, args ...any) {
@@ -84,7 +89,13 @@ func (im *importer) warn(path string, feature adapters.Feature, sev adapters.Sev
 // traffic) and other objects are reported as warnings and skipped. The design is defaulted and
 // validated; an error lists every violation.
 func Import(ctx context.Context, objs []*unstructured.Unstructured, opts Options) (*spec.Design, []adapters.Warning, error) {
-	im := &importer{services: map[string]int{}, protocol: map[string]spec.Protocol{}, entries: map[string][]*entry{}}
+	im := &importer{services: map[string]int{}, protocol: map[string]spec.Protocol{}, entries: map[string][]*entry{},
+		serviceEntries: map[string]*unstructured.Unstructured{}, external: map[string]int{}}
+	for _, o := range objs {
+		if o.GroupVersionKind().Group == istioNetworking && o.GetKind() == "ServiceEntry" {
+			im.serviceEntries[o.GetName()] = o
+		}
+	}
 	im.ns = opts.Namespace
 	if im.ns == "" {
 		im.ns = majorityNamespace(objs)
@@ -109,6 +120,9 @@ func Import(ctx context.Context, objs []*unstructured.Unstructured, opts Options
 			sel, _, _ := unstructured.NestedStringMap(o.Object, "spec", "selector")
 			selectors[nsOr(o.GetNamespace(), im.ns)+"/"+o.GetName()] = sel
 			continue
+		}
+		if gvk.Group == istioNetworking && gvk.Kind == "ServiceEntry" {
+			continue // read as a route parent; reported below when no route uses it
 		}
 		if gvk.Group != Group {
 			im.warn(ref, "", adapters.SeverityInfo, "not a Gateway API object (%s); skipped", o.GetAPIVersion())
@@ -138,6 +152,13 @@ func Import(ctx context.Context, objs []*unstructured.Unstructured, opts Options
 			im.tcpRoute(&r, ref)
 		default:
 			im.warn(ref, "", adapters.SeverityInfo, "%s is not a mesh route; skipped", gvk.Kind)
+		}
+	}
+	for _, n := range sortedNames(im.serviceEntries) {
+		if _, used := im.external[n]; !used {
+			o := im.serviceEntries[n]
+			im.warn(fmt.Sprintf("ServiceEntry %s/%s", nsOr(o.GetNamespace(), im.ns), n), "", adapters.SeverityInfo,
+				"no route of the input has it as parent or backend; skipped (import it with `trellis import istio`)")
 		}
 	}
 	im.buildTraffic()
@@ -191,6 +212,12 @@ func (im *importer) parents(refs []gwv1.ParentReference, routeNS, path string) [
 		if p.Kind != nil {
 			kind = string(*p.Kind)
 		}
+		if kind == "ServiceEntry" && group == istioNetworking {
+			if im.externalService(string(p.Name), pp) {
+				out = append(out, p)
+			}
+			continue
+		}
 		if kind != "Service" || (group != "" && group != "core") {
 			why := "north-south routing is not part of a mesh design"
 			switch {
@@ -235,6 +262,26 @@ func (im *importer) backends(refs []gwv1.HTTPBackendRef, grpcRefs []gwv1.GRPCBac
 	var out []spec.Backend
 	for i, r := range rs {
 		bp := fmt.Sprintf("%s.backendRefs[%d]", path, i)
+		if r.obj.Kind != nil && *r.obj.Kind == "Hostname" && r.obj.Group != nil && *r.obj.Group == istioNetworking {
+			// Istio's Hostname backend: the external host of a ServiceEntry.
+			name, ok := im.serviceEntryOfHost(string(r.obj.Name))
+			if !ok || !im.externalService(name, bp) {
+				if !ok {
+					im.warn(bp, adapters.FeatureExternalServices, adapters.SeverityError, "Hostname backend %q is a host of no ServiceEntry of the input; skipped (add the ServiceEntry that declares it)", r.obj.Name)
+				}
+				continue
+			}
+			w := int32(1)
+			if r.weight != nil {
+				w = *r.weight
+			}
+			port := int32(0)
+			if r.obj.Port != nil {
+				port = int32(*r.obj.Port)
+			}
+			out = append(out, spec.Backend{Service: name, Port: port, Weight: w})
+			continue
+		}
 		if (r.obj.Kind != nil && *r.obj.Kind != "Service") || (r.obj.Group != nil && *r.obj.Group != "" && *r.obj.Group != "core") {
 			im.warn(bp, adapters.FeatureWeightedSplit, adapters.SeverityError, "backend kind %v is not a Service; skipped", deref(r.obj.Kind))
 			continue
@@ -267,7 +314,7 @@ func (im *importer) httpRoute(r *gwv1.HTTPRoute, ref string) {
 	if len(parents) == 0 {
 		return
 	}
-	if len(r.Spec.Hostnames) > 0 {
+	if len(r.Spec.Hostnames) > 0 && !im.hostsOfParents(r.Spec.Hostnames, parents) {
 		im.warn(ref+".spec.hostnames", "", adapters.SeverityInfo, "hostnames are ignored for mesh routes (GAMMA); dropped")
 	}
 	for ri := range r.Spec.Rules {
@@ -275,7 +322,7 @@ func (im *importer) httpRoute(r *gwv1.HTTPRoute, ref string) {
 		path := fmt.Sprintf("%s.spec.rules[%d]", ref, ri)
 		info := &ruleInfo{path: path}
 		info.backends = im.backends(rule.BackendRefs, nil, path, spec.ProtocolHTTP)
-		im.httpFilters(rule.Filters, path, info)
+		im.httpFilters(rule.Filters, path, info, spec.ProtocolHTTP)
 		im.timeouts(rule, path, info)
 		if rule.SessionPersistence != nil {
 			im.warn(path+".sessionPersistence", adapters.FeatureConsistentHash, adapters.SeverityWarning,
@@ -304,7 +351,9 @@ func (im *importer) attach(parents []gwv1.ParentReference, proto spec.Protocol, 
 		if p.Port != nil {
 			port = int32(*p.Port)
 		}
-		im.service(string(p.Name), proto, port, ref)
+		if p.Kind == nil || *p.Kind != "ServiceEntry" {
+			im.service(string(p.Name), proto, port, ref)
+		}
 		pe := e
 		pe.parent = string(p.Name)
 		im.entries[pe.parent] = append(im.entries[pe.parent], &pe)
@@ -327,7 +376,7 @@ func (im *importer) grpcRoute(r *gwv1.GRPCRoute, ref string) {
 			hf = append(hf, gwv1.HTTPRouteFilter{Type: gwv1.HTTPRouteFilterType(f.Type), RequestHeaderModifier: f.RequestHeaderModifier,
 				ResponseHeaderModifier: f.ResponseHeaderModifier, RequestMirror: f.RequestMirror, ExtensionRef: f.ExtensionRef})
 		}
-		im.httpFilters(hf, path, info)
+		im.httpFilters(hf, path, info, spec.ProtocolGRPC)
 		if rule.SessionPersistence != nil {
 			im.warn(path+".sessionPersistence", adapters.FeatureConsistentHash, adapters.SeverityWarning, "session persistence dropped")
 		}
@@ -451,7 +500,7 @@ func (im *importer) grpcMatch(m gwv1.GRPCRouteMatch, path string) (spec.Match, b
 	return sm, true
 }
 
-func (im *importer) httpFilters(fs []gwv1.HTTPRouteFilter, path string, info *ruleInfo) {
+func (im *importer) httpFilters(fs []gwv1.HTTPRouteFilter, path string, info *ruleInfo, proto spec.Protocol) {
 	for i, f := range fs {
 		fp := fmt.Sprintf("%s.filters[%d]", path, i)
 		switch f.Type {
@@ -507,7 +556,7 @@ func (im *importer) httpFilters(fs []gwv1.HTTPRouteFilter, path string, info *ru
 			if m.BackendRef.Port != nil {
 				port = int32(*m.BackendRef.Port)
 			}
-			im.service(mi.Service, spec.ProtocolHTTP, port, fp)
+			im.service(mi.Service, proto, port, fp)
 			info.mirror = mi
 		case gwv1.HTTPRouteFilterRequestRedirect:
 			info.redirect = fp
@@ -813,4 +862,113 @@ func (im *importer) tcpRoute(r *gwv1alpha2.TCPRoute, ref string) {
 			ruleName: ruleName(r.Name, rule.Name, 0), rule: info,
 		})
 	}
+}
+
+// istioNetworking is the API group of Istio's ServiceEntry, which Istio accepts as the parent of
+// a Gateway API route (and whose hosts it accepts as Hostname backends).
+const istioNetworking = "networking.istio.io"
+
+// externalService declares the ServiceEntry name of the input as an external service (once) and
+// reports whether it could; path locates the reference for the warning when it is missing.
+func (im *importer) externalService(name, path string) bool {
+	if _, ok := im.external[name]; ok {
+		return true
+	}
+	o, ok := im.serviceEntries[name]
+	if !ok {
+		im.warn(path, adapters.FeatureExternalServices, adapters.SeverityError,
+			"ServiceEntry %q is not in the input: its hosts and ports are unknown; skipped (add the ServiceEntry to the input)", name)
+		return false
+	}
+	ref := fmt.Sprintf("ServiceEntry %s/%s", nsOr(o.GetNamespace(), im.ns), name)
+	sp, _, _ := unstructured.NestedMap(o.Object, "spec")
+	if loc, _, _ := unstructured.NestedString(sp, "location"); loc == "MESH_INTERNAL" {
+		im.warn(ref+".spec.location", adapters.FeatureExternalServices, adapters.SeverityWarning, "MESH_INTERNAL service entries are imported as external services")
+	}
+	hosts, _, _ := unstructured.NestedStringSlice(sp, "hosts")
+	es := spec.ExternalService{Name: name, Hosts: hosts, Protocol: spec.ProtocolHTTP}
+	ports, _, _ := unstructured.NestedSlice(sp, "ports")
+	for _, p := range ports {
+		pm, _ := p.(map[string]any)
+		pn, _, _ := unstructured.NestedString(pm, "name")
+		es.Ports = append(es.Ports, spec.Port{Port: portNumber(pm["number"]), Name: pn, TargetPort: portNumber(pm["targetPort"])})
+		proto, _, _ := unstructured.NestedString(pm, "protocol")
+		switch strings.ToUpper(proto) {
+		case "TLS", "HTTPS":
+			es.TLS = &spec.ExternalTLS{Mode: spec.ExternalTLSPassthrough}
+			es.Protocol = spec.ProtocolTCP
+		case "GRPC":
+			es.Protocol = spec.ProtocolGRPC
+		case "HTTP2":
+			es.Protocol = spec.ProtocolHTTP2
+		case "TCP", "MONGO", "MYSQL", "REDIS":
+			es.Protocol = spec.ProtocolTCP
+		}
+	}
+	im.external[name] = len(im.design.Spec.ExternalServices)
+	im.design.Spec.ExternalServices = append(im.design.Spec.ExternalServices, es)
+	return true
+}
+
+// serviceEntryOfHost returns the name of the ServiceEntry of the input that declares host.
+func (im *importer) serviceEntryOfHost(host string) (string, bool) {
+	for _, n := range sortedNames(im.serviceEntries) {
+		hosts, _, _ := unstructured.NestedStringSlice(im.serviceEntries[n].Object, "spec", "hosts")
+		for _, h := range hosts {
+			if h == host {
+				return n, true
+			}
+		}
+	}
+	return "", false
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// hostsOfParents reports whether every hostname is a host of a ServiceEntry parent: the route
+// then matches exactly the traffic its parent receives and the hostnames restrict nothing.
+func (im *importer) hostsOfParents(hostnames []gwv1.Hostname, parents []gwv1.ParentReference) bool {
+	hosts := map[string]bool{}
+	for _, p := range parents {
+		if p.Kind == nil || *p.Kind != "ServiceEntry" {
+			return false
+		}
+		if o, ok := im.serviceEntries[string(p.Name)]; ok {
+			hs, _, _ := unstructured.NestedStringSlice(o.Object, "spec", "hosts")
+			for _, h := range hs {
+				hosts[h] = true
+			}
+		}
+	}
+	for _, h := range hostnames {
+		if !hosts[string(h)] {
+			return false
+		}
+	}
+	return true
+}
+
+// portNumber reads a port of a decoded object (an integer from YAML, a float64 from JSON); 0 when
+// it is absent or out of range.
+func portNumber(v any) int32 {
+	var n float64
+	switch x := v.(type) {
+	case int64:
+		n = float64(x)
+	case int:
+		n = float64(x)
+	case float64:
+		n = x
+	}
+	if n < 1 || n > 65535 || n != float64(int32(n)) {
+		return 0
+	}
+	return int32(n)
 }

@@ -1,0 +1,102 @@
+package gatewayapi_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/trellis-mesh/trellis/spec"
+)
+
+// Istio binds a route to external hosts with a ServiceEntry parent and Hostname backends (the
+// Gateway API variant of istio.io's egress-control task): the ServiceEntry becomes an external
+// service and the route its traffic policy, instead of "north-south routing" being skipped.
+func TestImportServiceEntryParentAndHostnameBackend(t *testing.T) {
+	d, warnings := importYAML(t, `
+apiVersion: networking.istio.io/v1alpha3
+kind: ServiceEntry
+metadata: {name: httpbin-ext}
+spec:
+  hosts: [httpbin.org]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS
+  location: MESH_EXTERNAL
+`, `
+apiVersion: networking.istio.io/v1alpha3
+kind: ServiceEntry
+metadata: {name: google}
+spec:
+  hosts: [www.google.com]
+  ports: [{number: 443, name: https, protocol: HTTPS}]
+`, `
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: HTTPRoute
+metadata: {name: httpbin-ext}
+spec:
+  parentRefs: [{kind: ServiceEntry, group: networking.istio.io, name: httpbin-ext}]
+  hostnames: [httpbin.org]
+  rules:
+  - timeouts: {request: 3s}
+    backendRefs: [{kind: Hostname, group: networking.istio.io, name: httpbin.org, port: 80}]
+`)
+	if len(d.Spec.ExternalServices) != 1 {
+		t.Fatalf("external services = %+v, want httpbin-ext only (google is used by no route)", d.Spec.ExternalServices)
+	}
+	es := d.Spec.ExternalServices[0]
+	if es.Name != "httpbin-ext" || es.Hosts[0] != "httpbin.org" || es.Protocol != spec.ProtocolHTTP || es.Ports[0].Port != 80 {
+		t.Errorf("external service = %+v", es)
+	}
+	if len(d.Spec.Services) != 0 {
+		t.Errorf("services = %+v, want none (the ServiceEntry is not a mesh service)", d.Spec.Services)
+	}
+	if len(d.Spec.Traffic) != 1 || d.Spec.Traffic[0].Service != "httpbin-ext" {
+		t.Fatalf("traffic = %+v", d.Spec.Traffic)
+	}
+	r := d.Spec.Traffic[0].Routes[0]
+	if r.Timeout.String() != "3s" || len(r.Backends) != 1 || r.Backends[0].Service != "httpbin-ext" || r.Backends[0].Port != 80 {
+		t.Errorf("route = %+v, want 3s to httpbin-ext:80", r)
+	}
+	if strings.Contains(warnings, "north-south") || strings.Contains(warnings, "hostnames are ignored") {
+		t.Errorf("misleading warnings:\n%s", warnings)
+	}
+	if !strings.Contains(warnings, "ServiceEntry default/google: no route of the input has it as parent or backend; skipped") {
+		t.Errorf("warnings:\n%s", warnings)
+	}
+	// Without the ServiceEntry, the parent and the backend say what is missing.
+	_, warnings = importYAML(t, `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: mixed}
+spec:
+  parentRefs: [{kind: Service, group: "", name: web, port: 80}]
+  rules:
+  - backendRefs:
+    - {name: web, port: 80}
+    - {kind: Hostname, group: networking.istio.io, name: api.example.com, port: 443}
+`)
+	if !strings.Contains(warnings, `HTTPRoute default/mixed.spec.rules[0].backendRefs[1]: Hostname backend "api.example.com" is a host of no ServiceEntry of the input; skipped`) {
+		t.Errorf("warnings:\n%s", warnings)
+	}
+}
+
+// The mirror target of a GRPCRoute (conformance/tests/mesh/grpcroute-request-mirror.yaml) is a
+// gRPC service like the route's backends, not an http one.
+func TestImportGRPCMirrorTargetIsGRPC(t *testing.T) {
+	d, _ := importYAML(t, `
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: mirror, namespace: mesh}
+spec:
+  parentRefs: [{group: "", kind: Service, name: echo, port: 7070}]
+  rules:
+  - filters: [{type: RequestMirror, requestMirror: {backendRef: {name: echo-v2, port: 7070}}}]
+    backendRefs: [{name: echo-v1, port: 7070}]
+`)
+	for _, s := range d.Spec.Services {
+		if s.Protocol != spec.ProtocolGRPC {
+			t.Errorf("service %s is %s, want grpc", s.Name, s.Protocol)
+		}
+	}
+	if m := d.Spec.Traffic[0].Routes[0].Mirror; m == nil || m.Service != "echo-v2" {
+		t.Errorf("mirror = %+v", m)
+	}
+}
