@@ -203,7 +203,13 @@ func (im *importer) authorizations() {
 			continue
 		}
 		if srv == nil {
-			im.warn(o, adapters.FeatureAuthzAllow, "target %s %q does not lead to a Server among the objects: not imported", tkind, tname)
+			if tkind == "Server" {
+				// Extensions' policies (Flagger's kustomize/linkerd grants its service account
+				// linkerd-viz's prometheus-admin Server) target Servers another chart installs.
+				im.warn(o, adapters.FeatureAuthzAllow, "target Server %s/%s is not among the objects: not imported (the design needs the Server's pods and port: add the Server, for example from the chart that installs it, to the input)", ns, tname)
+			} else {
+				im.warn(o, adapters.FeatureAuthzAllow, "target %s %s/%s attaches to no Server among the objects: not imported (add the Server its parentRefs name to the input)", tkind, ns, tname)
+			}
 			continue
 		}
 		refs, _, _ := unstructured.NestedSlice(o.Object, "spec", "requiredAuthenticationRefs")
