@@ -804,7 +804,7 @@ var quirkCases = []upstreamCase{
 
 func TestUpstreamConfigurations(t *testing.T) {
 	var all []upstreamCase
-	for _, cs := range [][]upstreamCase{upstreamCases, moreCases, authnCases, telemetryCases, rateLimitCases, quirkCases} {
+	for _, cs := range [][]upstreamCase{upstreamCases, moreCases, authnCases, telemetryCases, rateLimitCases, quirkCases, thirdRoundCases} {
 		all = append(all, cs...)
 	}
 	for _, c := range all {
