@@ -298,7 +298,7 @@ func (im *importer) object(o *unstructured.Unstructured) {
 			before[n] = len(tp.Routes)
 		}
 		im.virtualService(o, s)
-		im.dropUnreachableRoutes(o, before)
+		im.dropUnreachableRoutes(o, s, before)
 	case "EnvoyFilter":
 		im.envoyFilter(o, s)
 	case "PeerAuthentication":
@@ -433,22 +433,31 @@ func (im *importer) kubeService(o *unstructured.Unstructured, s map[string]any) 
 // fault-injection-details-v1 sample aborts every request in its first rule and keeps a plain rule
 // after it), and a design rejects such routes. before holds the number of routes of each
 // traffic policy before the VirtualService was read.
-func (im *importer) dropUnreachableRoutes(o *unstructured.Unstructured, before map[string]int) {
+func (im *importer) dropUnreachableRoutes(o *unstructured.Unstructured, s map[string]any, before map[string]int) {
+	// Only the spec.http rules are ordered by precedence; spec.tcp routes follow them.
+	https := list(s, "http")
+	nHTTP := len(https)
+	if nHTTP > 1 {
+		if lm, _ := https[nHTTP-1].(map[string]any); str(lm, "name") == FallthroughRoute && len(list(lm, "match")) == 0 {
+			nHTTP-- // the catch-all the translator appends is not imported
+		}
+	}
 	for _, n := range sortedKeys(im.traffic) {
 		tp := im.traffic[n]
 		start := before[n]
-		for i := start; i < len(tp.Routes)-1; i++ {
+		end := min(len(tp.Routes), start+nHTTP)
+		for i := start; i < end-1; i++ {
 			if len(tp.Routes[i].Match) > 0 {
 				continue
 			}
 			var dropped []string
-			for j := i + 1; j < len(tp.Routes); j++ {
+			for j := i + 1; j < end; j++ {
 				dropped = append(dropped, fmt.Sprintf("spec.http[%d]", j-start))
 			}
 			im.warn(o, fmt.Sprintf("spec.http[%d]", i-start), adapters.FeatureWeightedSplit, fmt.Sprintf(
 				"the rule has no match, so it takes every request and Istio never uses the %d rule(s) after it (%s): they are dropped; give the rule a match if they should apply",
 				len(dropped), strings.Join(dropped, ", ")))
-			tp.Routes = tp.Routes[:i+1]
+			tp.Routes = append(tp.Routes[:i+1], tp.Routes[end:]...)
 			break
 		}
 	}

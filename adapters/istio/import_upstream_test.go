@@ -63,7 +63,37 @@ spec:
 	if !strings.Contains(ws, "VirtualService /details: spec.http[0]: the rule has no match, so it takes every request and Istio never uses the 1 rule(s) after it (spec.http[1]): they are dropped") {
 		t.Errorf("warnings:\n%s", ws)
 	}
-	// A second VirtualService of another host keeps its own numbering and routes.
+	// TCP routes follow the HTTP rules: a catch-all HTTP rule does not shadow them (the
+	// design holds both kinds in one route list, which it then rejects; that is not this
+	// check's concern).
+	objs, err := adaptertest.ParseObjects([]byte(`
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: mixed}
+spec:
+  hosts: [mixed]
+  http:
+  - route: [{destination: {host: mixed}}]
+  - match: [{uri: {prefix: /never}}]
+    route: [{destination: {host: mixed}}]
+  tcp:
+  - route: [{destination: {host: mixed, port: {number: 5432}}}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, mws, err := istio.New().Import(context.Background(), objs, adapters.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var said []string
+	for _, w := range mws {
+		said = append(said, w.String())
+	}
+	if rs := md.Spec.Traffic[0].Routes; len(rs) != 2 || len(rs[0].Match) != 0 || rs[1].Backends[0].Port != 5432 || !strings.Contains(strings.Join(said, "\n"), "never uses the 1 rule(s) after it (spec.http[1])") {
+		t.Errorf("routes = %+v, want the catch-all and the tcp route\n%s", rs, said)
+	}
+	// A VirtualService of another host keeps its own routes.
 	d, ws = importIstio(t, `
 apiVersion: networking.istio.io/v1
 kind: VirtualService
