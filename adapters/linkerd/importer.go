@@ -248,6 +248,7 @@ func (im *importer) run() *spec.Design {
 	im.rateLimits()
 	im.applyServiceRouteDefaults()
 	im.serverAuthorizations()
+	im.unauthorizedServers()
 	for _, k := range sortedKeys(im.byKind) {
 		if importedKinds[k] {
 			continue

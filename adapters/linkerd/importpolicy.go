@@ -3,6 +3,7 @@ package linkerd
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -176,6 +177,17 @@ func (im *importer) authorizations() {
 	for _, o := range im.byKind["policy.linkerd.io/AuthorizationPolicy"] {
 		ns := o.GetNamespace()
 		target, _, _ := unstructured.NestedMap(o.Object, "spec", "targetRef")
+		switch raw, _, _ := unstructured.NestedFieldNoCopy(o.Object, "spec", "targetRef"); raw.(type) {
+		case map[string]any:
+		case nil:
+			im.warn(o, adapters.FeatureAuthzAllow, "spec.targetRef is missing (expected an object with group, kind and name, for example kind: Server): not imported")
+			continue
+		default:
+			// linkerd2's test/integration/viz/policy/testdata writes web-public's targetRef as a
+			// one-item list, which the AuthorizationPolicy CRD rejects.
+			im.warn(o, adapters.FeatureAuthzAllow, "spec.targetRef is a %s, not an object (expected group, kind and name; the AuthorizationPolicy CRD rejects this policy, so no cluster applies it): not imported; hint: remove the leading \"- \" of the target", yamlKind(raw))
+			continue
+		}
 		tkind, _ := target["kind"].(string)
 		tname, _ := target["name"].(string)
 		var srv *importedServer
@@ -682,4 +694,68 @@ func labelsSelect(sel, labels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// yamlKind names the YAML shape of a decoded value for messages.
+func yamlKind(v any) string {
+	switch v.(type) {
+	case []any:
+		return "list"
+	case string:
+		return "string"
+	case bool:
+		return "boolean"
+	case int64, float64, int:
+		return "number"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// unauthorizedServers reads the Servers that no imported authorization admits anyone to: their
+// accessPolicy (default deny) refuses every request to the port (linkerd2's emoji-policy test
+// data leaves web-http so when its policy's targetRef is malformed). Under a namespace default
+// of deny the design already says so; otherwise the design gets a deny rule for every caller of
+// that port, since its default admits them.
+func (im *importer) unauthorizedServers() {
+	for _, k := range sortedKeys(im.servers) {
+		srv := im.servers[k]
+		ns := srv.obj.GetNamespace()
+		access, found, _ := unstructured.NestedString(srv.obj.Object, "spec", "accessPolicy")
+		if (found && access != "deny") || im.nsPolicy[ns] == "deny" || srv.svc == "" {
+			continue
+		}
+		s := im.svcs[ns+"/"+srv.svc]
+		if s == nil {
+			continue
+		}
+		multi := len(s.Ports) > 1 && srv.port != 0
+		admitted := false
+		if im.security != nil {
+			for _, r := range im.security.Access {
+				if r.Destination != srv.svc || r.Action == spec.ActionDeny {
+					continue
+				}
+				if !multi || len(r.When) == 0 {
+					admitted = true
+				}
+				for _, c := range r.When {
+					if len(c.Ports) == 0 || slices.Contains(c.Ports, srv.port) {
+						admitted = true
+					}
+				}
+			}
+		}
+		if admitted {
+			continue
+		}
+		rule := spec.AccessRule{Name: srv.obj.GetName() + "-unauthorized", Destination: srv.svc, Action: spec.ActionDeny, Sources: []spec.Source{{Service: "*"}}}
+		port := "its port"
+		if multi {
+			rule.When = []spec.AccessCondition{{Ports: []int32{srv.port}}}
+			port = fmt.Sprintf("port %d", srv.port)
+		}
+		im.sec().Access = append(im.sec().Access, rule)
+		im.warn(srv.obj, adapters.FeatureAuthzDeny, "no imported AuthorizationPolicy or ServerAuthorization admits anyone to this Server, whose accessPolicy is deny: Linkerd refuses every request to %s of %s; imported as deny rule %q for every caller", port, srv.svc, rule.Name)
+		im.warns[len(im.warns)-1].Severity = adapters.SeverityInfo
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/trellis-mesh/trellis/adapters"
@@ -272,7 +273,8 @@ func (im *importer) serviceProfiles() {
 				tp.Routes = append(tp.Routes, spec.Route{Name: "default"})
 				catchAll = &tp.Routes[len(tp.Routes)-1]
 			}
-			for _, ov := range overrides {
+			weights := im.overrideWeights(o, overrides)
+			for i, ov := range overrides {
 				om, _ := ov.(map[string]any)
 				auth, _ := om["authority"].(string)
 				host, portStr, _ := strings.Cut(auth, ":")
@@ -281,14 +283,24 @@ func (im *importer) serviceProfiles() {
 				if len(hp) > 1 {
 					bns = hp[1]
 				}
-				bm := map[string]any{"name": hp[0], "weight": toInt32(om["weight"])}
+				bm := map[string]any{"name": hp[0], "weight": int64(weights[i])}
 				if bns != ns {
 					bm["namespace"] = bns
 				}
 				if p, err := strconv.Atoi(portStr); err == nil {
 					bm["port"] = int64(p)
 				}
-				catchAll.Backends = append(catchAll.Backends, im.importBackend(ns, s, bm))
+				b := im.importBackend(ns, s, bm)
+				tname := b.Service
+				if tname == "" {
+					tname = s.Name
+				}
+				if t := im.svcs[bns+"/"+tname]; b.Port != 0 && t != nil && len(t.Ports) > 0 && !hasPort(t.Ports, b.Port) {
+					im.warn(o, adapters.FeatureWeightedSplit, "spec.dstOverrides[%d].authority %q: port %d is not a port of Service %s/%s (%s): the port is dropped, the backend takes the service's port",
+						i, auth, b.Port, bns, tname, portList(t.Ports))
+					b.Port = 0
+				}
+				catchAll.Backends = append(catchAll.Backends, b)
 			}
 		}
 	}
@@ -355,4 +367,83 @@ func regexPath(p string) *spec.PathMatch {
 		return &spec.PathMatch{Exact: unquoteMeta(p)}
 	}
 	return &spec.PathMatch{Regex: p}
+}
+
+// overrideWeights reads the weights of ServiceProfile dstOverrides, which are Kubernetes
+// quantities: "500m" and "0m" (Linkerd's own tests and docs), "1", or plain integers (what the
+// translation writes). They are read in thousandths and reduced to whole numbers when every one
+// is whole; shares above the design's 10000 are rescaled, keeping the proportions.
+func (im *importer) overrideWeights(o *unstructured.Unstructured, overrides []any) []int32 {
+	milli := make([]int64, len(overrides))
+	whole := true
+	var maxW int64
+	for i, ov := range overrides {
+		om, _ := ov.(map[string]any)
+		var m int64
+		switch w := om["weight"].(type) {
+		case int64:
+			m = w * 1000
+		case int:
+			m = int64(w) * 1000
+		case float64:
+			m = int64(math.Round(w * 1000))
+		case string:
+			q, err := resource.ParseQuantity(w)
+			if err != nil {
+				im.warn(o, adapters.FeatureWeightedSplit, "spec.dstOverrides[%d].weight %q is not a quantity (expected a number such as 90 or 500m): read as 0", i, w)
+				continue
+			}
+			m = q.MilliValue()
+		case nil:
+			im.warn(o, adapters.FeatureWeightedSplit, "spec.dstOverrides[%d].weight is missing (expected a number such as 90 or 500m): read as 0", i)
+		}
+		if m < 0 {
+			im.warn(o, adapters.FeatureWeightedSplit, "spec.dstOverrides[%d].weight is negative: read as 0", i)
+			m = 0
+		}
+		milli[i] = m
+		if m%1000 != 0 {
+			whole = false
+		}
+	}
+	for i := range milli {
+		if whole {
+			milli[i] /= 1000
+		}
+		maxW = max(maxW, milli[i])
+	}
+	out := make([]int32, len(milli))
+	if maxW > 10000 {
+		var total int64
+		for _, m := range milli {
+			total += m
+		}
+		for i, m := range milli {
+			out[i] = int32(m * 10000 / total)
+		}
+		im.warn(o, adapters.FeatureWeightedSplit, "spec.dstOverrides: weights rescaled to parts of 10000 (the design's largest weight), keeping their proportions")
+		im.warns[len(im.warns)-1].Severity = adapters.SeverityInfo
+		return out
+	}
+	for i, m := range milli {
+		out[i] = int32(m)
+	}
+	return out
+}
+
+func hasPort(ports []spec.Port, p int32) bool {
+	for _, sp := range ports {
+		if sp.Port == p {
+			return true
+		}
+	}
+	return false
+}
+
+func portList(ports []spec.Port) string {
+	var out []string
+	for _, p := range ports {
+		out = append(out, strconv.Itoa(int(p.Port)))
+	}
+	return strings.Join(out, ", ")
 }
