@@ -291,6 +291,51 @@ var thirdRoundCases = []upstreamCase{
 		},
 	},
 	{
+		name: "linkerd2 trafficsplit test: ServiceProfile dstOverrides with quantity weights (500m, 0m)", source: "linkerd",
+		inputs: []string{"linkerd2/traffic-split-leaf-weights.yaml", "linkerd2/trafficsplit-application.yaml"},
+		warnings: []string{
+			`spec.dstOverrides[1].authority "failing-svc.linkerd-trafficsplit-test-sp.svc.cluster.local:8081": port 8081 is not a port of Service linkerd-trafficsplit-test-sp/failing-svc (8080): the port is dropped`,
+		},
+		check: func(t *testing.T, d *spec.Design) {
+			if got := split("backend-svc", policy(t, d, "backend-svc").Routes[0]); got != "backend-svc=500,failing-svc=0" {
+				t.Errorf("split = %s, want everything on backend-svc (500m) and none on failing-svc (0m)", got)
+			}
+			if d.Metadata.Namespace != "linkerd-trafficsplit-test-sp" {
+				t.Errorf("namespace = %q, want the ServiceProfile's", d.Metadata.Namespace)
+			}
+		},
+		roundTrip: "linkerd",
+	},
+	{
+		name: "linkerd2 policy test: emojivoto AuthorizationPolicies, one with a list-valued targetRef", source: "linkerd",
+		inputs: []string{"linkerd2/emoji-policy-authorization-policy.yaml", "linkerd/emojivoto.yml"},
+		warnings: []string{
+			"AuthorizationPolicy/emojivoto/web-public: spec.targetRef is a list, not an object (expected group, kind and name; the AuthorizationPolicy CRD rejects this policy",
+			`Server/emojivoto/web-http: no imported AuthorizationPolicy or ServerAuthorization admits anyone to this Server, whose accessPolicy is deny: Linkerd refuses every request to its port of web-svc; imported as deny rule "web-http-unauthorized"`,
+		},
+		check: func(t *testing.T, d *spec.Design) {
+			if rs := accessTo(d, "emoji-svc", spec.ActionAllow); len(rs) != 1 || sourcesString(rs[0].Sources) != "namespace:linkerd-stat-authz-test" {
+				t.Errorf("access to emoji-svc = %s, want any identity of linkerd-stat-authz-test", mustYAML(rs))
+			}
+			if rs := accessTo(d, "voting-svc", spec.ActionAllow); len(rs) != 1 || rs[0].Sources[0].Identity != "web" || rs[0].Sources[0].Namespace != "linkerd-stat-authz-test" {
+				t.Errorf("access to voting-svc = %s, want web of linkerd-stat-authz-test", mustYAML(rs))
+			}
+			if rs := accessTo(d, "web-svc", spec.ActionDeny); len(rs) != 1 || sourcesString(rs[0].Sources) != "service:*" {
+				t.Errorf("access to web-svc = %s, want denied to every caller (its only policy is malformed)", mustYAML(d.Spec.Security))
+			}
+		},
+		// Linkerd's translation cannot emit the deny rule (it says so); the allow rules survive.
+		roundTrip: "linkerd",
+		rtCheck: func(t *testing.T, d *spec.Design) {
+			if rs := accessTo(d, "voting-svc", spec.ActionAllow); len(rs) != 1 || rs[0].Sources[0].Identity != "web" {
+				t.Errorf("access to voting-svc through Linkerd = %s", mustYAML(rs))
+			}
+			if rs := accessTo(d, "emoji-svc", spec.ActionAllow); len(rs) != 1 || sourcesString(rs[0].Sources) != "namespace:linkerd-stat-authz-test" {
+				t.Errorf("access to emoji-svc through Linkerd = %s", mustYAML(rs))
+			}
+		},
+	},
+	{
 		name: "flagger's linkerd-viz AuthorizationPolicy without the Server it targets", source: "linkerd",
 		inputs: []string{"flagger/linkerd-authorizationpolicy.yaml"}, exit: cli.ExitInvalid,
 		warnings: []string{
