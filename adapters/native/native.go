@@ -26,7 +26,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	"github.com/trellis-mesh/trellis/adapters"
@@ -106,43 +105,27 @@ func (a *Adapter) Translate(ctx context.Context, d *spec.Design, opts adapters.O
 		objs = append(objs, o)
 		return nil
 	}
-	keys := res.ServiceKeys()
-	var shared map[resourcev3.Type][]types.Resource
-	if len(keys) == 0 {
-		shared, err = ForNode(res, CanonicalNode(res, ""), nil)
-		if err != nil {
-			return nil, warns, err
-		}
+	// The resources every sidecar shares come from one snapshot without a local service; the
+	// inbound side of each service is built alone (building a whole snapshot per service would
+	// repeat every shared cluster once per service: quadratic in the design's size).
+	shared, err := ForNode(res, CanonicalNode(res, ""), nil)
+	if err != nil {
+		return nil, warns, err
 	}
-	for i, key := range keys {
-		snap, err := ForNode(res, CanonicalNode(res, key), nil)
+	for _, key := range res.ServiceKeys() {
+		in, route, cluster, err := inboundResources(res, CanonicalNode(res, key))
 		if err != nil {
 			return nil, warns, err
-		}
-		if i == 0 {
-			shared = snap
 		}
 		inbound := "inbound|" + key
-		for _, r := range snap[resourcev3.ListenerType] {
-			if resourceName(r) == ListenerInbound {
-				if err := add("Listener", inbound, r); err != nil {
-					return nil, warns, err
-				}
-			}
+		if err := add("Listener", inbound, in); err != nil {
+			return nil, warns, err
 		}
-		for _, r := range snap[resourcev3.RouteType] {
-			if resourceName(r) == RouteInbound {
-				if err := add("RouteConfiguration", inbound, r); err != nil {
-					return nil, warns, err
-				}
-			}
+		if err := add("RouteConfiguration", inbound, route); err != nil {
+			return nil, warns, err
 		}
-		for _, r := range snap[resourcev3.ClusterType] {
-			if resourceName(r) == inbound {
-				if err := add("Cluster", inbound, r); err != nil {
-					return nil, warns, err
-				}
-			}
+		if err := add("Cluster", inbound, cluster); err != nil {
+			return nil, warns, err
 		}
 	}
 	kinds := []struct {
