@@ -292,16 +292,17 @@ var thirdRoundCases = []upstreamCase{
 	},
 	{
 		name: "linkerd2 trafficsplit test: ServiceProfile dstOverrides with quantity weights (500m, 0m)", source: "linkerd",
-		inputs: []string{"linkerd2/traffic-split-leaf-weights.yaml", "linkerd2/trafficsplit-application.yaml"},
-		warnings: []string{
-			`spec.dstOverrides[1].authority "failing-svc.linkerd-trafficsplit-test-sp.svc.cluster.local:8081": port 8081 is not a port of Service linkerd-trafficsplit-test-sp/failing-svc (8080): the port is dropped`,
-		},
+		inputs:   []string{"linkerd2/traffic-split-leaf-weights.yaml", "linkerd2/trafficsplit-applications-at-diff-ports.yaml"},
+		warnings: []string{"imported 7 objects from 2 files (linkerd): 3 services, 0 external services, 1 traffic policy, 0 access rules; 0 warnings"},
 		check: func(t *testing.T, d *spec.Design) {
 			if got := split("backend-svc", policy(t, d, "backend-svc").Routes[0]); got != "backend-svc=500,failing-svc=0" {
 				t.Errorf("split = %s, want everything on backend-svc (500m) and none on failing-svc (0m)", got)
 			}
 			if d.Metadata.Namespace != "linkerd-trafficsplit-test-sp" {
 				t.Errorf("namespace = %q, want the ServiceProfile's", d.Metadata.Namespace)
+			}
+			if s := service(t, d, "failing-svc"); len(s.Ports) != 1 || s.Ports[0].Port != 8081 {
+				t.Errorf("failing-svc = %+v, want its own port 8081 (the authority's)", s)
 			}
 		},
 		roundTrip: "linkerd",
