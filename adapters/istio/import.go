@@ -15,6 +15,10 @@ import (
 
 // importer holds the state of one import.
 type importer struct {
+	// vsPolicy names the traffic policy the VirtualService being read adds routes to ("" when
+	// none) and vsBefore its number of routes before (see dropUnreachableRoutes).
+	vsPolicy string
+	vsBefore int
 	opts     adapters.ImportOptions
 	d        *spec.Design
 	warnings []adapters.Warning
@@ -293,12 +297,9 @@ func (im *importer) object(o *unstructured.Unstructured) {
 	case "DestinationRule":
 		im.destinationRule(o, s)
 	case "VirtualService":
-		before := map[string]int{}
-		for n, tp := range im.traffic {
-			before[n] = len(tp.Routes)
-		}
+		im.vsPolicy = ""
 		im.virtualService(o, s)
-		im.dropUnreachableRoutes(o, s, before)
+		im.dropUnreachableRoutes(o, s)
 	case "EnvoyFilter":
 		im.envoyFilter(o, s)
 	case "PeerAuthentication":
@@ -431,9 +432,10 @@ func (im *importer) kubeService(o *unstructured.Unstructured, s map[string]any) 
 // dropUnreachableRoutes removes the routes a VirtualService adds after one without a match: it
 // takes every request, so Istio never uses the rules after it (Istio's
 // fault-injection-details-v1 sample aborts every request in its first rule and keeps a plain rule
-// after it), and a design rejects such routes. before holds the number of routes of each
-// traffic policy before the VirtualService was read.
-func (im *importer) dropUnreachableRoutes(o *unstructured.Unstructured, s map[string]any, before map[string]int) {
+// after it), and a design rejects such routes. A VirtualService adds routes to one traffic policy
+// (im.vsPolicy, which had im.vsBefore routes before it); only that one is looked at, so importing
+// many VirtualServices stays linear.
+func (im *importer) dropUnreachableRoutes(o *unstructured.Unstructured, s map[string]any) {
 	// Only the spec.http rules are ordered by precedence; spec.tcp routes follow them.
 	https := list(s, "http")
 	nHTTP := len(https)
@@ -442,9 +444,8 @@ func (im *importer) dropUnreachableRoutes(o *unstructured.Unstructured, s map[st
 			nHTTP-- // the catch-all the translator appends is not imported
 		}
 	}
-	for _, n := range sortedKeys(im.traffic) {
-		tp := im.traffic[n]
-		start := before[n]
+	if tp, ok := im.traffic[im.vsPolicy]; ok && im.vsPolicy != "" {
+		start := im.vsBefore
 		end := min(len(tp.Routes), start+nHTTP)
 		for i := start; i < end-1; i++ {
 			if len(tp.Routes[i].Match) > 0 {

@@ -192,6 +192,7 @@ func (im *importer) virtualService(o *unstructured.Unstructured, s map[string]an
 		im.warn(o, "spec.hosts", "", "a design traffic policy targets one service: imported for host "+strconv.Quote(chosen)+", the other hosts are dropped")
 	}
 	tp := im.policy(name)
+	im.vsPolicy, im.vsBefore = name, len(tp.Routes)
 	https := list(s, "http")
 	for i, h := range https {
 		hm, _ := h.(map[string]any)
