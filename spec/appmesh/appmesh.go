@@ -206,13 +206,63 @@ func (im *importer) service(name string, from *unstructured.Unstructured) string
 		for _, p := range ports {
 			pm, _ := p.(map[string]any)
 			if n, ok := pm["port"].(int64); ok && n > 0 && n < 65536 {
-				s.Ports = append(s.Ports, spec.Port{Port: int32(n)})
+				sp := spec.Port{Port: int32(n)}
+				if tp, ok := pm["targetPort"].(int64); ok && tp > 0 && tp < 65536 {
+					sp.TargetPort = int32(tp)
+				}
+				s.Ports = append(s.Ports, sp)
 			}
 		}
+	}
+	if from != nil && from.GetKind() == "VirtualRouter" {
+		im.routerTargetPort(&s, from)
 	}
 	im.design.Spec.Services = append(im.design.Spec.Services, s)
 	im.index[name] = len(im.design.Spec.Services) - 1
 	return name
+}
+
+// routerTargetPort sets the target port of a router-provided service with one port: the
+// VirtualRouter listens on the service port (80 in Argo Rollouts' App Mesh example) and routes to
+// virtual nodes whose listeners are the pods' port (8080); without it the design would send the
+// service's traffic to port 80 of the pods.
+func (im *importer) routerTargetPort(s *spec.Service, router *unstructured.Unstructured) {
+	if len(s.Ports) != 1 || s.Ports[0].TargetPort != 0 {
+		return
+	}
+	nodePorts := map[int64]bool{}
+	routes, _, _ := unstructured.NestedSlice(router.Object, "spec", "routes")
+	for _, r := range routes {
+		rm, _ := r.(map[string]any)
+		for _, k := range []string{"httpRoute", "http2Route", "grpcRoute", "tcpRoute"} {
+			targets, _, _ := unstructured.NestedSlice(rm, k, "action", "weightedTargets")
+			for _, t := range targets {
+				node, _, _ := unstructured.NestedString(t.(map[string]any), "virtualNodeRef", "name")
+				n, ok := im.nodes[node]
+				if !ok {
+					continue
+				}
+				listeners, _, _ := unstructured.NestedSlice(n.Object, "spec", "listeners")
+				for _, l := range listeners {
+					if p, _, _ := unstructured.NestedInt64(l.(map[string]any), "portMapping", "port"); p > 0 && p < 65536 {
+						nodePorts[p] = true
+					}
+				}
+			}
+		}
+	}
+	if len(nodePorts) != 1 {
+		if len(nodePorts) > 1 {
+			im.warn("VirtualRouter "+router.GetName()+".spec.routes", adapters.FeatureWeightedSplit, adapters.SeverityWarning,
+				"the virtual nodes behind service %q listen on different ports: the design has one target port per service port, so the pods are assumed to listen on %d; set spec.services[].ports[].targetPort by hand", s.Name, s.Ports[0].Port)
+		}
+		return
+	}
+	for p := range nodePorts {
+		if int32(p) != s.Ports[0].Port {
+			s.Ports[0].TargetPort = int32(p)
+		}
+	}
 }
 
 func protocol(p string) spec.Protocol {
