@@ -717,6 +717,15 @@ func yamlKind(v any) string {
 // of deny the design already says so; otherwise the design gets a deny rule for every caller of
 // that port, since its default admits them.
 func (im *importer) unauthorizedServers() {
+	// The allow rules by destination, so that each Server looks at its service's rules only.
+	allows := map[string][]spec.AccessRule{}
+	if im.security != nil {
+		for _, r := range im.security.Access {
+			if r.Action != spec.ActionDeny {
+				allows[r.Destination] = append(allows[r.Destination], r)
+			}
+		}
+	}
 	for _, k := range sortedKeys(im.servers) {
 		srv := im.servers[k]
 		ns := srv.obj.GetNamespace()
@@ -730,18 +739,13 @@ func (im *importer) unauthorizedServers() {
 		}
 		multi := len(s.Ports) > 1 && srv.port != 0
 		admitted := false
-		if im.security != nil {
-			for _, r := range im.security.Access {
-				if r.Destination != srv.svc || r.Action == spec.ActionDeny {
-					continue
-				}
-				if !multi || len(r.When) == 0 {
+		for _, r := range allows[srv.svc] {
+			if !multi || len(r.When) == 0 {
+				admitted = true
+			}
+			for _, c := range r.When {
+				if len(c.Ports) == 0 || slices.Contains(c.Ports, srv.port) {
 					admitted = true
-				}
-				for _, c := range r.When {
-					if len(c.Ports) == 0 || slices.Contains(c.Ports, srv.port) {
-						admitted = true
-					}
 				}
 			}
 		}
