@@ -79,6 +79,8 @@ type importer struct {
 	serviceEntries map[string]*unstructured.Unstructured
 	// external holds the design's external services by name, once a route uses them.
 	external map[string]int
+	// entryHosts maps each host of the ServiceEntries to the first ServiceEntry declaring it.
+	entryHosts map[string]string
 }
 
 func (im *importer) warn(path string, feature adapters.Feature, sev adapters.Severity, format string, args ...any) {
@@ -910,17 +912,22 @@ func (im *importer) externalService(name, path string) bool {
 	return true
 }
 
-// serviceEntryOfHost returns the name of the ServiceEntry of the input that declares host.
+// serviceEntryOfHost returns the name of the ServiceEntry of the input that declares host (the
+// first by name when several do).
 func (im *importer) serviceEntryOfHost(host string) (string, bool) {
-	for _, n := range sortedNames(im.serviceEntries) {
-		hosts, _, _ := unstructured.NestedStringSlice(im.serviceEntries[n].Object, "spec", "hosts")
-		for _, h := range hosts {
-			if h == host {
-				return n, true
+	if im.entryHosts == nil {
+		im.entryHosts = map[string]string{}
+		for _, n := range sortedNames(im.serviceEntries) {
+			hosts, _, _ := unstructured.NestedStringSlice(im.serviceEntries[n].Object, "spec", "hosts")
+			for _, h := range hosts {
+				if _, seen := im.entryHosts[h]; !seen {
+					im.entryHosts[h] = n
+				}
 			}
 		}
 	}
-	return "", false
+	n, ok := im.entryHosts[host]
+	return n, ok
 }
 
 func sortedNames[V any](m map[string]V) []string {
