@@ -165,6 +165,7 @@ func Import(ctx context.Context, objs []*unstructured.Unstructured, opts Options
 	}
 	im.buildTraffic()
 	d := im.design
+	im.missingServices(selectors)
 	d.SetSelectors(selectors)
 	d.SimplifyWeights()
 	d.Default()
@@ -978,4 +979,29 @@ func portNumber(v any) int32 {
 		return 0
 	}
 	return int32(n)
+}
+
+// missingServices reports the design services without a Kubernetes Service in the input: their
+// selector defaults to {app: <name>}, which selects no pod when the Service selects by other
+// labels (Istio's Gateway API bookinfo routes go to reviews-v1, whose Service in
+// bookinfo-versions.yaml selects app=reviews, version=v1). Routes given without any Service are
+// left alone.
+func (im *importer) missingServices(selectors map[string]map[string]string) {
+	var missing []string
+	for _, s := range im.design.Spec.Services {
+		ns := nsOr(s.Namespace, im.ns)
+		if _, ok := selectors[ns+"/"+s.Name]; !ok {
+			missing = append(missing, s.Name)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	if len(selectors) == 0 {
+		return // routes alone (conformance tests, a routes directory): nothing says otherwise
+	}
+	for _, n := range missing {
+		im.warn("service "+n, adapters.FeatureWeightedSplit, adapters.SeverityWarning,
+			"no Kubernetes Service %q among the objects: its pods are assumed to carry app: %s, which may select none (a per-version Service usually selects app and version labels); include the Service", n, n)
+	}
 }

@@ -100,3 +100,57 @@ spec:
 		t.Errorf("mirror = %+v", m)
 	}
 }
+
+// Istio's Gateway API bookinfo routes (samples/bookinfo/gateway-api/route-reviews-90-10.yaml)
+// go to per-version Services (reviews-v1) defined in bookinfo-versions.yaml: without that file
+// the design's default selector app: reviews-v1 would select no pod, which is said; with it,
+// the Services' selectors are used.
+func TestImportBackendWithoutItsService(t *testing.T) {
+	route := `
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: HTTPRoute
+metadata: {name: reviews}
+spec:
+  parentRefs: [{kind: Service, name: reviews, port: 9080}]
+  rules:
+  - backendRefs: [{name: reviews-v1, port: 9080, weight: 90}, {name: reviews-v2, port: 9080, weight: 10}]
+`
+	reviews := `
+apiVersion: v1
+kind: Service
+metadata: {name: reviews}
+spec: {ports: [{port: 9080, name: http}], selector: {app: reviews}}
+`
+	_, warnings := importYAML(t, route, reviews)
+	for _, n := range []string{"reviews-v1", "reviews-v2"} {
+		if !strings.Contains(warnings, "service "+n+`: no Kubernetes Service "`+n+`" among the objects: its pods are assumed to carry app: `+n) {
+			t.Errorf("no warning for %s:\n%s", n, warnings)
+		}
+	}
+	if strings.Contains(warnings, "service reviews:") {
+		t.Errorf("the parent has its Service:\n%s", warnings)
+	}
+	d, warnings := importYAML(t, route, reviews, `
+apiVersion: v1
+kind: Service
+metadata: {name: reviews-v1}
+spec: {ports: [{port: 9080, name: http}], selector: {app: reviews, version: v1}}
+`, `
+apiVersion: v1
+kind: Service
+metadata: {name: reviews-v2}
+spec: {ports: [{port: 9080, name: http}], selector: {app: reviews, version: v2}}
+`)
+	if strings.Contains(warnings, "no Kubernetes Service") {
+		t.Errorf("warnings with every Service present:\n%s", warnings)
+	}
+	for _, s := range d.Spec.Services {
+		if s.Name == "reviews-v1" && (s.Selector["app"] != "reviews" || s.Selector["version"] != "v1") {
+			t.Errorf("reviews-v1 selector = %v", s.Selector)
+		}
+	}
+	// Routes alone say nothing about Services.
+	if _, warnings := importYAML(t, route); strings.Contains(warnings, "no Kubernetes Service") {
+		t.Errorf("routes-only input:\n%s", warnings)
+	}
+}

@@ -176,6 +176,42 @@ var thirdRoundCases = []upstreamCase{
 		roundTrip: "istio",
 	},
 	{
+		name: "istio Gateway API bookinfo route-reviews-90-10 without the per-version Services", source: "gateway-api",
+		inputs: []string{"istio/route-reviews-90-10.yaml", "istio-bookinfo/bookinfo.yaml"},
+		warnings: []string{
+			`service reviews-v1: no Kubernetes Service "reviews-v1" among the objects: its pods are assumed to carry app: reviews-v1, which may select none`,
+			`service reviews-v2: no Kubernetes Service "reviews-v2" among the objects`,
+		},
+		check: func(t *testing.T, d *spec.Design) {
+			if got := split("reviews", policy(t, d, "reviews").Routes[0]); got != "reviews-v1=90,reviews-v2=10" {
+				t.Errorf("split = %s, want 90/10", got)
+			}
+		},
+	},
+	{
+		name: "istio Gateway API bookinfo route-reviews-90-10 with bookinfo-versions.yaml", source: "gateway-api",
+		inputs: []string{"istio/route-reviews-90-10.yaml", "istio-bookinfo/bookinfo.yaml", "istio/bookinfo-versions.yaml"},
+		absent: []string{"no Kubernetes Service"},
+		check: func(t *testing.T, d *spec.Design) {
+			if got := split("reviews", policy(t, d, "reviews").Routes[0]); got != "reviews-v1=90,reviews-v2=10" {
+				t.Errorf("split = %s, want 90/10", got)
+			}
+			for _, v := range []string{"v1", "v2"} {
+				s := service(t, d, "reviews-"+v)
+				if s.Selector["app"] != "reviews" || s.Selector["version"] != v || s.Identity != "bookinfo-reviews" {
+					t.Errorf("reviews-%s = %+v, want the per-version Service's selector and the reviews service account", v, s)
+				}
+			}
+		},
+		// Through Linkerd the per-version Services come back as versions of reviews.
+		roundTrip: "linkerd",
+		rtCheck: func(t *testing.T, d *spec.Design) {
+			if got := split("reviews", policy(t, d, "reviews").Routes[0]); got != "reviews/v1=90,reviews/v2=10" {
+				t.Errorf("split through Linkerd = %s, want v1 90 / v2 10", got)
+			}
+		},
+	},
+	{
 		name: "argo rollouts istio-subset-split: canary and stable subsets select the same pods", source: "istio",
 		inputs:   []string{"argo-rollouts/istio-subset-split.yaml"},
 		warnings: []string{`DestinationRule (host istio-subset-split): spec.subsets: subsets "stable" and "canary" select the same pods (app=istio-subset-split)`},
