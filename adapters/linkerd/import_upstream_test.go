@@ -217,3 +217,50 @@ spec: {podSelector: {matchLabels: {app: web-svc}}, port: 8080}
 		t.Errorf("security = %+v, want the default deny and no rule", d.Spec.Security)
 	}
 }
+
+// A route backend without a Kubernetes Service among the objects (Istio's Gateway API bookinfo
+// route to reviews-v1 without bookinfo-versions.yaml) keeps the route's port and is reported,
+// since its default selector app: reviews-v1 may select no pod; with the per-version Services
+// the backends are versions of reviews.
+func TestImportBackendWithoutItsService(t *testing.T) {
+	route := `
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: HTTPRoute
+metadata: {name: reviews, namespace: bookinfo}
+spec:
+  parentRefs: [{kind: Service, name: reviews, port: 9080}]
+  rules:
+  - backendRefs: [{name: reviews-v1, port: 9080, weight: 90}, {name: reviews-v2, port: 9080, weight: 10}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: bookinfo}
+spec: {ports: [{port: 9080, name: http}], selector: {app: reviews}}
+`
+	d, ws := importLinkerdYAML(t, route)
+	if !strings.Contains(ws, `service bookinfo/reviews-v1: a route sends traffic to "reviews-v1", which has no Kubernetes Service among the objects`) {
+		t.Errorf("warnings:\n%s", ws)
+	}
+	for _, s := range d.Spec.Services {
+		if s.Name == "reviews-v1" && (len(s.Ports) != 1 || s.Ports[0].Port != 9080) {
+			t.Errorf("reviews-v1 ports = %+v, want the route's 9080", s.Ports)
+		}
+	}
+	d, ws = importLinkerdYAML(t, route+`---
+apiVersion: v1
+kind: Service
+metadata: {name: reviews-v1, namespace: bookinfo}
+spec: {ports: [{port: 9080, name: http}], selector: {app: reviews, version: v1}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: reviews-v2, namespace: bookinfo}
+spec: {ports: [{port: 9080, name: http}], selector: {app: reviews, version: v2}}
+`)
+	if strings.Contains(ws, "no Kubernetes Service") {
+		t.Errorf("warnings with the Services:\n%s", ws)
+	}
+	if bs := d.Spec.Traffic[0].Routes[0].Backends; len(bs) != 2 || bs[0].Version != "v1" || bs[0].Weight != 90 {
+		t.Errorf("backends = %+v, want versions v1 90 / v2 10", bs)
+	}
+}

@@ -32,6 +32,8 @@ func (a *Adapter) Import(ctx context.Context, objs []*unstructured.Unstructured,
 		mtlsAuth:  map[string][]string{},
 		netAuth:   map[string][]string{},
 		profiled:  map[string]bool{},
+
+		missingKube: map[string]bool{},
 	}
 	for _, in := range objs {
 		if in == nil {
@@ -138,6 +140,11 @@ type importedServer struct {
 }
 
 type importer struct {
+	// missingKube holds the route backends ("ns/name") no Kubernetes Service of the input
+	// describes.
+	missingKube map[string]bool
+	// kubeIndex holds the Kubernetes Services of the input by "ns/name", built on first use.
+	kubeIndex map[string]bool
 	namespace string
 	byKind    map[string][]*unstructured.Unstructured
 	svcs      map[string]*spec.Service // keyed "ns/name"
@@ -249,6 +256,7 @@ func (im *importer) run() *spec.Design {
 	im.applyServiceRouteDefaults()
 	im.serverAuthorizations()
 	im.unauthorizedServers()
+	im.reportMissingServices()
 	for _, k := range sortedKeys(im.byKind) {
 		if importedKinds[k] {
 			continue
@@ -775,14 +783,47 @@ func (im *importer) importBackend(ns string, s *spec.Service, bm map[string]any)
 			}
 			if target == nil {
 				target = im.service(bns, name)
+				if len(im.byKind["/Service"]) > 0 && !im.hasKubeService(bns, name) {
+					im.missingKube[bns+"/"+name] = true
+				}
 			}
 			b.Service = target.Name
 		}
+	}
+	if port != 0 && len(target.Ports) == 0 && im.missingKube[bns+"/"+target.Name] {
+		// No Kubernetes Service gives the backend's ports: the route's port is the only one known.
+		im.addPort(target, spec.Port{Port: port})
 	}
 	if port != 0 && len(target.Ports) > 0 && port != target.Ports[0].Port {
 		b.Port = port
 	}
 	return b
+}
+
+// hasKubeService reports whether the input holds the Kubernetes Service ns/name.
+func (im *importer) hasKubeService(ns, name string) bool {
+	if im.kubeIndex == nil {
+		im.kubeIndex = map[string]bool{}
+		for _, o := range im.byKind["/Service"] {
+			im.kubeIndex[o.GetNamespace()+"/"+o.GetName()] = true
+		}
+	}
+	return im.kubeIndex[ns+"/"+name]
+}
+
+// reportMissingServices warns about the route backends without a Kubernetes Service among the
+// objects (when the input has Services): their pods are assumed to carry app: <name>, which
+// selects none for a per-version Service (Istio's reviews-v1 selects app=reviews,version=v1).
+func (im *importer) reportMissingServices() {
+	for _, k := range sortedKeys(im.missingKube) {
+		ns, name, _ := strings.Cut(k, "/")
+		path := "service " + name
+		if ns != "" {
+			path = "service " + ns + "/" + name
+		}
+		im.warns = append(im.warns, adapters.Warning{Path: path, Mesh: Name, Feature: adapters.FeatureWeightedSplit, Severity: adapters.SeverityWarning,
+			Lost: fmt.Sprintf("a route sends traffic to %q, which has no Kubernetes Service among the objects: its pods are assumed to carry app: %s, which may select none (a per-version Service usually selects app and version labels); include the Service", name, name)})
+	}
 }
 
 func hasVersion(s *spec.Service, v string) bool {

@@ -212,6 +212,27 @@ var thirdRoundCases = []upstreamCase{
 		},
 	},
 	{
+		name: "the same Istio Gateway API route through the linkerd importer, with and without bookinfo-versions.yaml", source: "linkerd",
+		inputs:   []string{"istio/route-reviews-90-10.yaml", "istio-bookinfo/bookinfo.yaml"},
+		warnings: []string{`service reviews-v1: a route sends traffic to "reviews-v1", which has no Kubernetes Service among the objects`},
+		check: func(t *testing.T, d *spec.Design) {
+			if s := service(t, d, "reviews-v1"); len(s.Ports) != 1 || s.Ports[0].Port != 9080 {
+				t.Errorf("reviews-v1 = %+v, want the route's port 9080 (not the default 80)", s)
+			}
+		},
+	},
+	{
+		name: "istio Gateway API route-reviews-90-10 with bookinfo-versions.yaml through the linkerd importer", source: "linkerd",
+		inputs: []string{"istio/route-reviews-90-10.yaml", "istio-bookinfo/bookinfo.yaml", "istio/bookinfo-versions.yaml"},
+		absent: []string{"no Kubernetes Service"},
+		check: func(t *testing.T, d *spec.Design) {
+			if got := split("reviews", policy(t, d, "reviews").Routes[0]); got != "reviews/v1=90,reviews/v2=10" {
+				t.Errorf("split = %s, want the per-version Services as versions v1 90 / v2 10", got)
+			}
+		},
+		roundTrip: "linkerd",
+	},
+	{
 		name: "argo rollouts istio-subset-split: canary and stable subsets select the same pods", source: "istio",
 		inputs:   []string{"argo-rollouts/istio-subset-split.yaml"},
 		warnings: []string{`DestinationRule (host istio-subset-split): spec.subsets: subsets "stable" and "canary" select the same pods (app=istio-subset-split)`},
