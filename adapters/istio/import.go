@@ -25,6 +25,12 @@ type importer struct {
 	// services by namespace/name, in discovery order.
 	services map[string]*spec.Service
 	order    []string
+	// Indexes over services, so lookups do not scan them all: pos is a key's index in order,
+	// byName the keys of each name (in order), byIdent the keys that were given each
+	// "namespace/identity" (entries whose identity changed since are skipped on lookup).
+	pos      map[string]int
+	byName   map[string][]string
+	byIdent  map[string][]string
 	external map[string]*spec.ExternalService // by ServiceEntry name
 	extHosts map[string]string                // host -> external service name
 	traffic  map[string]*spec.TrafficPolicy   // by service name
@@ -46,6 +52,9 @@ func (a *Adapter) Import(ctx context.Context, objs []*unstructured.Unstructured,
 	im := &importer{
 		opts:     opts,
 		services: map[string]*spec.Service{},
+		pos:      map[string]int{},
+		byName:   map[string][]string{},
+		byIdent:  map[string][]string{},
 		external: map[string]*spec.ExternalService{},
 		extHosts: map[string]string{},
 		traffic:  map[string]*spec.TrafficPolicy{},
@@ -244,18 +253,28 @@ func (im *importer) service(name, ns string) *spec.Service {
 	}
 	s := &spec.Service{Name: name, Namespace: ns}
 	im.services[key] = s
+	im.pos[key] = len(im.order)
 	im.order = append(im.order, key)
+	im.byName[name] = append(im.byName[name], key)
 	return s
 }
 
-// serviceByName finds a known service by name (any namespace).
+// serviceByName finds a known service by name (any namespace; the first discovered).
 func (im *importer) serviceByName(name string) *spec.Service {
-	for _, k := range im.order {
-		if s := im.services[k]; s.Name == name {
-			return s
-		}
+	if keys := im.byName[name]; len(keys) > 0 {
+		return im.services[keys[0]]
 	}
 	return nil
+}
+
+// setIdentity gives a service an identity and indexes it.
+func (im *importer) setIdentity(svc *spec.Service, identity string) {
+	if svc.Identity == identity {
+		return
+	}
+	svc.Identity = identity
+	k := svc.Namespace + "/" + identity
+	im.byIdent[k] = append(im.byIdent[k], svc.Namespace+"/"+svc.Name)
 }
 
 // resolveHost maps a host to (design name, namespace, internal). Hosts of ServiceEntries map to

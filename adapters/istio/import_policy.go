@@ -96,26 +96,41 @@ func (im *importer) source(principal string) (spec.Source, bool) {
 		return spec.Source{}, false
 	}
 	ns, sa := g[1], g[2]
-	// Prefer the service whose identity or name is the service account, then the longest
-	// service name the account starts or ends with ("bookinfo-reviews", "payments-sa").
+	// Prefer the service whose identity or name is the service account (the first discovered),
+	// then the longest service name the account starts or ends with ("bookinfo-reviews",
+	// "payments-sa"; the first discovered among equals). Candidates come from the indexes: the
+	// service named sa, the services given identity sa, and the services named by the part of sa
+	// before or after each dash.
+	earlier := func(a, b *spec.Service) bool {
+		return b == nil || im.pos[a.Namespace+"/"+a.Name] < im.pos[b.Namespace+"/"+b.Name]
+	}
 	var best *spec.Service
-	for _, k := range im.order {
-		svc := im.services[k]
-		if svc.Namespace != ns {
-			continue
-		}
-		if sa == svc.Identity || sa == svc.Name {
+	if svc := im.services[ns+"/"+sa]; svc != nil {
+		best = svc
+	}
+	for _, k := range im.byIdent[ns+"/"+sa] {
+		if svc := im.services[k]; svc != nil && svc.Identity == sa && earlier(svc, best) {
 			best = svc
-			break
 		}
-		if strings.HasSuffix(sa, "-"+svc.Name) || strings.HasPrefix(sa, svc.Name+"-") {
-			if best == nil || len(svc.Name) > len(best.Name) {
-				best = svc
+	}
+	if best == nil {
+		for i := 0; i < len(sa); i++ {
+			if sa[i] != '-' {
+				continue
+			}
+			for _, name := range []string{sa[:i], sa[i+1:]} {
+				svc := im.services[ns+"/"+name]
+				if svc == nil {
+					continue
+				}
+				if best == nil || len(svc.Name) > len(best.Name) || len(svc.Name) == len(best.Name) && earlier(svc, best) {
+					best = svc
+				}
 			}
 		}
 	}
 	if best != nil {
-		best.Identity = sa
+		im.setIdentity(best, sa)
 		return spec.Source{Service: best.Name}, true
 	}
 	src := spec.Source{Identity: sa}

@@ -146,19 +146,18 @@ spec:
 	if code != ExitOK || !strings.Contains(out, "green") || !strings.Contains(errOut, "defined by no imported DestinationRule") {
 		t.Errorf("subsets without a DestinationRule: exit %d\n%s\n%s", code, out, errOut)
 	}
-	// A catch-all route that shadows later routes cannot be a valid design: the design is
-	// printed anyway and the command fails with the violation and a hint.
-	shadow := writeInput(t, "shadow.yaml", `apiVersion: networking.istio.io/v1alpha3
+	// A per-try timeout longer than the route's timeout is valid Istio but not a valid design:
+	// the design is printed anyway and the command fails with the violation and a hint.
+	shadow := writeInput(t, "pertry.yaml", `apiVersion: networking.istio.io/v1alpha3
 kind: VirtualService
 metadata: {name: payments}
 spec:
   hosts: [payments]
   http:
-  - route:
-    - destination: {host: payments}
-  - match: [{headers: {x-canary: {exact: "1"}}}]
+  - timeout: 1s
+    retries: {attempts: 3, perTryTimeout: 2s}
     route:
-    - destination: {host: payments-canary}
+    - destination: {host: payments}
 `)
 	code, out, errOut = run(t, "import", "istio", "-f", shadow)
 	if code != ExitInvalid {
@@ -167,7 +166,7 @@ spec:
 	if !strings.Contains(out, "kind: Design") {
 		t.Errorf("the design is not printed: %q", out)
 	}
-	for _, want := range []string{"does not validate yet", "never used", "hint:"} {
+	for _, want := range []string{"does not validate yet", "perTryTimeout 2s is longer than the route's timeout 1s", "hint:"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr %q lacks %q", errOut, want)
 		}
