@@ -145,18 +145,21 @@ type importer struct {
 	missingKube map[string]bool
 	// kubeIndex holds the Kubernetes Services of the input by "ns/name", built on first use.
 	kubeIndex map[string]bool
-	namespace string
-	byKind    map[string][]*unstructured.Unstructured
-	svcs      map[string]*spec.Service // keyed "ns/name"
-	svcOrder  []string
-	traffic   map[string]*spec.TrafficPolicy // keyed "ns/name"
-	trOrder   []string
-	servers   map[string]*importedServer // keyed "ns/name"
-	policyRts map[string]*unstructured.Unstructured
-	mtlsAuth  map[string][]string // "ns/name" -> identities
-	netAuth   map[string][]string // "ns/name" -> cidrs
-	nsPolicy  map[string]string
-	profiled  map[string]bool
+	// serverLabels holds the Servers of the input by "ns\x00label=value" of each of their
+	// podSelector matchLabels, in input order, built on first use (see inferredSelector).
+	serverLabels map[string][]serverSelector
+	namespace    string
+	byKind       map[string][]*unstructured.Unstructured
+	svcs         map[string]*spec.Service // keyed "ns/name"
+	svcOrder     []string
+	traffic      map[string]*spec.TrafficPolicy // keyed "ns/name"
+	trOrder      []string
+	servers      map[string]*importedServer // keyed "ns/name"
+	policyRts    map[string]*unstructured.Unstructured
+	mtlsAuth     map[string][]string // "ns/name" -> identities
+	netAuth      map[string][]string // "ns/name" -> cidrs
+	nsPolicy     map[string]string
+	profiled     map[string]bool
 	// svcDefaults are the timeout and retries of annotated Services, keyed "ns/name".
 	svcDefaults map[string]spec.Route
 	security    *spec.Security

@@ -147,11 +147,11 @@ func (im *importer) inferredSelector(ns string, cs []versionCandidate) map[strin
 		}
 	}
 	common := spec.CommonLabels(sets...)
-	// A Server of the service selects exactly its pods: prefer its selector when it fits.
-	for _, o := range im.byKind["policy.linkerd.io/Server"] {
-		sel, _, _ := unstructured.NestedStringMap(o.Object, "spec", "podSelector", "matchLabels")
-		if o.GetNamespace() == ns && len(sel) > 0 && subset(sel, common) && sel[cs[0].key] == cs[0].base {
-			return sel
+	// A Server of the service selects exactly its pods: prefer its selector when it fits (the
+	// first such Server of the input). Candidates carry the label naming the service.
+	for _, c := range im.serversWithLabel(ns, cs[0].key, cs[0].base) {
+		if subset(c.sel, common) {
+			return c.sel
 		}
 	}
 	if defaultFits {
@@ -162,6 +162,28 @@ func (im *importer) inferredSelector(ns string, cs []versionCandidate) map[strin
 		return map[string]string{cs[0].key: cs[0].base}
 	}
 	return common
+}
+
+// serverSelector is a Server's podSelector.matchLabels.
+type serverSelector struct {
+	sel map[string]string
+}
+
+// serversWithLabel returns the selectors of the Servers of namespace ns whose matchLabels have
+// label k = v, in input order, from an index built on first use: looking them up for every
+// versioned service must not scan every Server each time.
+func (im *importer) serversWithLabel(ns, k, v string) []serverSelector {
+	if im.serverLabels == nil {
+		im.serverLabels = map[string][]serverSelector{}
+		for _, o := range im.byKind["policy.linkerd.io/Server"] {
+			sel, _, _ := unstructured.NestedStringMap(o.Object, "spec", "podSelector", "matchLabels")
+			for lk, lv := range sel {
+				key := o.GetNamespace() + "\x00" + lk + "=" + lv
+				im.serverLabels[key] = append(im.serverLabels[key], serverSelector{sel: sel})
+			}
+		}
+	}
+	return im.serverLabels[ns+"\x00"+k+"="+v]
 }
 
 // kubeSelector sets the selector of a service from its (full) Kubernetes Service.
