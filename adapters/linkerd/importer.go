@@ -152,14 +152,18 @@ type importer struct {
 	byKind       map[string][]*unstructured.Unstructured
 	svcs         map[string]*spec.Service // keyed "ns/name"
 	svcOrder     []string
-	traffic      map[string]*spec.TrafficPolicy // keyed "ns/name"
-	trOrder      []string
-	servers      map[string]*importedServer // keyed "ns/name"
-	policyRts    map[string]*unstructured.Unstructured
-	mtlsAuth     map[string][]string // "ns/name" -> identities
-	netAuth      map[string][]string // "ns/name" -> cidrs
-	nsPolicy     map[string]string
-	profiled     map[string]bool
+	// svcPos is each service's index in svcOrder; byIdentity lists the services given each
+	// "ns/identity" by identityService (entries whose identity changed since are skipped).
+	svcPos     map[string]int
+	byIdentity map[string][]string
+	traffic    map[string]*spec.TrafficPolicy // keyed "ns/name"
+	trOrder    []string
+	servers    map[string]*importedServer // keyed "ns/name"
+	policyRts  map[string]*unstructured.Unstructured
+	mtlsAuth   map[string][]string // "ns/name" -> identities
+	netAuth    map[string][]string // "ns/name" -> cidrs
+	nsPolicy   map[string]string
+	profiled   map[string]bool
 	// svcDefaults are the timeout and retries of annotated Services, keyed "ns/name".
 	svcDefaults map[string]spec.Route
 	security    *spec.Security
@@ -212,6 +216,10 @@ func (im *importer) service(ns, name string) *spec.Service {
 	}
 	s := &spec.Service{Name: name, Namespace: ns}
 	im.svcs[k] = s
+	if im.svcPos == nil {
+		im.svcPos = map[string]int{}
+	}
+	im.svcPos[k] = len(im.svcOrder)
 	im.svcOrder = append(im.svcOrder, k)
 	return s
 }

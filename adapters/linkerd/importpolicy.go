@@ -534,23 +534,42 @@ func (im *importer) identitySources(ids []string) []spec.Source {
 // identity (or name) is sa, or whose name ends sa ("bookinfo-reviews" runs "reviews"), which then
 // records sa as its identity.
 func (im *importer) identityService(ns, sa string) *spec.Service {
-	for _, k := range im.svcOrder {
+	// The first service (in discovery order) with that identity, or without an identity and
+	// named sa; else the first without an identity whose name ends sa after a dash, which then
+	// takes the identity. Candidates come from indexes (by identity, and by the name after each
+	// dash of sa), so resolving many identities does not scan every service each time.
+	var best *spec.Service
+	bestPos := 0
+	consider := func(k string, ok func(*spec.Service) bool) {
 		s := im.svcs[k]
-		if s.Namespace != ns {
-			continue
+		if s == nil || !ok(s) {
+			return
 		}
-		if s.Identity == sa || (s.Identity == "" && s.Name == sa) {
-			return s
+		if p := im.svcPos[k]; best == nil || p < bestPos {
+			best, bestPos = s, p
 		}
 	}
-	for _, k := range im.svcOrder {
-		s := im.svcs[k]
-		if s.Namespace == ns && s.Identity == "" && strings.HasSuffix(sa, "-"+s.Name) {
-			s.Identity = sa
-			return s
+	for _, k := range im.byIdentity[ns+"/"+sa] {
+		consider(k, func(s *spec.Service) bool { return s.Identity == sa })
+	}
+	consider(ns+"/"+sa, func(s *spec.Service) bool { return s.Identity == sa || s.Identity == "" })
+	if best != nil {
+		return best
+	}
+	for i := 0; i < len(sa); i++ {
+		if sa[i] == '-' {
+			consider(ns+"/"+sa[i+1:], func(s *spec.Service) bool { return s.Identity == "" })
 		}
 	}
-	return nil
+	if best != nil {
+		best.Identity = sa
+		if im.byIdentity == nil {
+			im.byIdentity = map[string][]string{}
+		}
+		k := ns + "/" + sa
+		im.byIdentity[k] = append(im.byIdentity[k], ns+"/"+best.Name)
+	}
+	return best
 }
 
 // rateLimits imports HTTPLocalRateLimitPolicies targeting Servers.
