@@ -41,6 +41,21 @@ type importer struct {
 	kubeSel map[string]map[string]string
 	// selCands holds, by namespace/service, the labels of the workload selectors naming a service.
 	selCands map[string][]selectorCandidate
+	// fromKube holds the namespace/name of the services a Kubernetes Service of the input
+	// declares; the others are known from routes only (see routePort).
+	fromKube map[string]bool
+	// workloads are the pod templates of the workload objects among the input (Deployments,
+	// Pods, Rollouts, ...), which give named target ports their numbers.
+	workloads []podPorts
+}
+
+// podPorts is what a workload object tells the importer: its namespace, pod labels and named
+// container ports.
+type podPorts struct {
+	ref    string
+	ns     string
+	labels map[string]string
+	ports  map[string]int32
 }
 
 // Import builds a design from Istio objects (and Kubernetes Services, which give ports and
@@ -61,6 +76,7 @@ func (a *Adapter) Import(ctx context.Context, objs []*unstructured.Unstructured,
 		budgets:  map[string]*spec.RetryBudget{},
 		required: map[string]bool{},
 		kubeSel:  map[string]map[string]string{},
+		fromKube: map[string]bool{},
 	}
 	sorted := append([]*unstructured.Unstructured(nil), objs...)
 	adapters.SortObjects(sorted)
@@ -94,6 +110,12 @@ func (a *Adapter) Import(ctx context.Context, objs []*unstructured.Unstructured,
 		}
 	}
 	handled := map[string]bool{}
+	for _, o := range sorted {
+		if w, ok := workloadPorts(o); ok {
+			im.workloads = append(im.workloads, w)
+			handled[ref(o)] = true
+		}
+	}
 	for _, kinds := range passes {
 		for _, o := range sorted {
 			if err := ctx.Err(); err != nil {
@@ -422,14 +444,104 @@ func (im *importer) warnUnknown(o *unstructured.Unstructured, path string, m map
 
 // ---- Kubernetes Services and ServiceEntries ----
 
+// workloadKinds are the kinds (by API group) whose pod template declares container ports.
+var workloadKinds = map[string]string{
+	"Deployment": "apps", "StatefulSet": "apps", "DaemonSet": "apps", "ReplicaSet": "apps",
+	"Pod": "", "Job": "batch", "CronJob": "batch", "Rollout": "argoproj.io",
+}
+
+// workloadPorts reads the pod labels and named container ports of a workload object.
+func workloadPorts(o *unstructured.Unstructured) (podPorts, bool) {
+	g, ok := workloadKinds[o.GetKind()]
+	if !ok || o.GroupVersionKind().Group != g {
+		return podPorts{}, false
+	}
+	var tmpl []string
+	switch o.GetKind() {
+	case "Pod":
+	case "CronJob":
+		tmpl = []string{"spec", "jobTemplate", "spec", "template"}
+	default:
+		tmpl = []string{"spec", "template"}
+	}
+	w := podPorts{ref: o.GetKind() + " " + o.GetNamespace() + "/" + o.GetName(), ns: o.GetNamespace(), ports: map[string]int32{}}
+	w.labels, _, _ = unstructured.NestedStringMap(o.Object, append(append([]string{}, tmpl...), "metadata", "labels")...)
+	if o.GetKind() == "Pod" {
+		w.labels = o.GetLabels()
+	}
+	pod, _, _ := unstructured.NestedMap(o.Object, append(append([]string{}, tmpl...), "spec")...)
+	for _, k := range []string{"initContainers", "containers"} {
+		for _, c := range list(pod, k) {
+			cm, _ := c.(map[string]any)
+			for _, p := range list(cm, "ports") {
+				pm, _ := p.(map[string]any)
+				if n, cp := str(pm, "name"), i32(pm, "containerPort"); n != "" && cp > 0 {
+					if _, seen := w.ports[n]; !seen {
+						w.ports[n] = cp
+					}
+				}
+			}
+		}
+	}
+	return w, true
+}
+
+// namedTargetPort resolves a Service's named targetPort to the number the container port of that
+// name has in the workloads the Service selects (in the Service's namespace), as Kubernetes does
+// per pod. It returns 0 when none declares it, and every distinct number found.
+func (im *importer) namedTargetPort(ns string, selector map[string]string, name string) (int32, []string) {
+	var first int32
+	var found []string
+	seen := map[int32]bool{}
+	for _, w := range im.workloads {
+		if w.ns != ns || len(selector) == 0 || !selectorMatches(selector, w.labels) {
+			continue
+		}
+		if n, ok := w.ports[name]; ok && !seen[n] {
+			seen[n] = true
+			if first == 0 {
+				first = n
+			}
+			found = append(found, fmt.Sprintf("%d (%s)", n, w.ref))
+		}
+	}
+	return first, found
+}
+
+func selectorMatches(selector, labels map[string]string) bool {
+	for k, v := range selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
 func (im *importer) kubeService(o *unstructured.Unstructured, s map[string]any) {
 	svc := im.service(o.GetName(), o.GetNamespace())
+	im.fromKube[o.GetNamespace()+"/"+o.GetName()] = true
 	im.kubeSelector(o, svc, s)
-	for _, p := range list(s, "ports") {
+	sel, _, _ := unstructured.NestedStringMap(s, "selector")
+	for i, p := range list(s, "ports") {
 		pm, _ := p.(map[string]any)
 		port := spec.Port{Port: i32(pm, "port"), Name: str(pm, "name")}
 		if tp := i32(pm, "targetPort"); tp != 0 {
 			port.TargetPort = tp
+		} else if name := str(pm, "targetPort"); name != "" {
+			// A named targetPort is a container port name, resolved per pod by Kubernetes.
+			field := fmt.Sprintf("spec.ports[%d].targetPort", i)
+			n, found := im.namedTargetPort(o.GetNamespace(), sel, name)
+			switch {
+			case n == 0:
+				im.warn(o, field, "", fmt.Sprintf(
+					"targetPort %s is a container port name no workload of the input declares: the design uses the service port %d; include the workload or set targetPort",
+					name, port.Port))
+			case len(found) > 1:
+				im.warn(o, field, "", fmt.Sprintf(
+					"targetPort %s names different container ports in the workloads the Service selects (%s): a design port has one target, so it is imported as %d",
+					name, strings.Join(found, ", "), n))
+			}
+			port.TargetPort = n
 		}
 		svc.Ports = append(svc.Ports, port)
 		if svc.Protocol == "" {

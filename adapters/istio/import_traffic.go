@@ -234,15 +234,65 @@ func (im *importer) ensureVersion(o *unstructured.Unstructured, path string, svc
 	im.warn(o, path+".subset", adapters.FeatureWeightedSplit, "subset "+strconv.Quote(subset)+" of "+svc.Name+" is defined by no imported DestinationRule: assumed to select version="+subset+" (import the DestinationRule too to keep its labels)")
 }
 
-// declareDestinations declares the mesh services a VirtualService routes to.
+// mirrorPercent returns the share of requests a mirror copies, read from its percentage (nil:
+// absent, Istio's default of every request), and whether it copies any. The design's percent is a
+// float like Istio's mirrorPercentage, so every value in (0, 100] is kept exactly. Istio
+// configures no mirror for 0 (and for a percentage without a value): the mirror is dropped, said
+// so. Istio rejects values above 100 and below 0: they are read as 100 and as none, said so.
+func (im *importer) mirrorPercent(o *unstructured.Unstructured, field string, pct map[string]any) (float64, bool) {
+	if pct == nil {
+		return 100, true
+	}
+	v, isNum := num(pct, "value")
+	switch {
+	case !isNum && pct["value"] != nil:
+		im.warn(o, field, adapters.FeatureMirror, fmt.Sprintf("%v is not a number: the mirror is dropped", pct["value"]))
+		return 0, false
+	case v <= 0:
+		im.warn(o, field, adapters.FeatureMirror, fmt.Sprintf("mirroring %g%% of requests copies none (Istio configures no mirror): the mirror is dropped", v))
+		return 0, false
+	case v > 100:
+		im.warn(o, field, adapters.FeatureMirror, fmt.Sprintf("%g%% is above 100 (Istio rejects it): imported as 100", v))
+		return 100, true
+	}
+	return v, true
+}
+
+// routePort adds a destination's port number to a service that no Kubernetes Service of the
+// input declares (known only from routes), so that the route's port is a port of the service.
+// The protocol stays what the importer infers (TCP for spec.tcp routes, else the default).
+func (im *importer) routePort(svc *spec.Service, port int32) {
+	if port <= 0 || im.fromKube[svc.Namespace+"/"+svc.Name] {
+		return
+	}
+	for _, p := range svc.Ports {
+		if p.Port == port {
+			return
+		}
+	}
+	svc.Ports = append(svc.Ports, spec.Port{Port: port})
+}
+
+// declareDestinations declares the mesh services a VirtualService routes and mirrors to, with
+// the destination ports of those that no Kubernetes Service declares.
 func (im *importer) declareDestinations(ns string, s map[string]any) {
+	declare := func(dest map[string]any) {
+		if n, nsp, in := im.resolveHost(str(dest, "host"), ns); in && n != "" {
+			im.routePort(im.service(n, nsp), i32(mp(dest, "port"), "number"))
+		}
+	}
 	for _, h := range list(s, "http") {
 		hm, _ := h.(map[string]any)
 		for _, r := range list(hm, "route") {
 			rm, _ := r.(map[string]any)
-			if n, nsp, in := im.resolveHost(str(mp(rm, "destination"), "host"), ns); in && n != "" {
-				im.service(n, nsp)
-			}
+			declare(mp(rm, "destination"))
+		}
+		if m := mp(hm, "mirror"); m != nil {
+			declare(m)
+		}
+		for _, m := range list(hm, "mirrors") {
+			mm, _ := m.(map[string]any)
+			declare(mp(mm, "destination"))
 		}
 	}
 }
@@ -264,7 +314,9 @@ func (im *importer) backends(o *unstructured.Unstructured, path, service, ns str
 		bname, bns, binternal := im.resolveHost(str(dest, "host"), ns)
 		b := spec.Backend{Service: bname, Version: str(dest, "subset"), Port: i32(mp(dest, "port"), "number")}
 		if binternal {
-			im.ensureVersion(o, fmt.Sprintf("%s.route[%d].destination", path, j), im.service(bname, bns), b.Version)
+			svc := im.service(bname, bns)
+			im.ensureVersion(o, fmt.Sprintf("%s.route[%d].destination", path, j), svc, b.Version)
+			im.routePort(svc, b.Port)
 		}
 		if b.Service == service {
 			b.Service = ""
@@ -283,7 +335,7 @@ func (im *importer) backends(o *unstructured.Unstructured, path, service, ns str
 }
 
 func (im *importer) httpRoute(o *unstructured.Unstructured, path, service, ns string, h map[string]any) spec.Route {
-	im.warnUnknown(o, path, h, "", "name", "match", "route", "timeout", "retries", "fault", "mirror", "mirrors", "mirrorPercentage", "headers", "rewrite")
+	im.warnUnknown(o, path, h, "", "name", "match", "route", "timeout", "retries", "fault", "mirror", "mirrors", "mirrorPercentage", "mirrorPercent", "headers", "rewrite")
 	r := spec.Route{Name: str(h, "name")}
 	r.Match = im.matches(o, path, list(h, "match"))
 	r.Backends = im.backends(o, path, service, ns, list(h, "route"))
@@ -309,23 +361,62 @@ func (im *importer) httpRoute(o *unstructured.Unstructured, path, service, ns st
 		}
 		r.Fault = fa
 	}
-	mirrors := list(h, "mirrors")
-	if m := mp(h, "mirror"); m != nil {
-		mirrors = append(mirrors, map[string]any{"destination": m, "percentage": mp(h, "mirrorPercentage")})
+	// The mirror field with mirrorPercentage (a double), or the deprecated integer
+	// mirrorPercent when mirrorPercentage is absent (Istio's route generation reads them in
+	// that order); then each of mirrors with its own percentage.
+	type mirrorSpec struct {
+		field, destField, pctField string
+		dest, pct                  map[string]any
 	}
-	for j, m := range mirrors {
+	var mirrors []mirrorSpec
+	if m := mp(h, "mirror"); m != nil {
+		ms := mirrorSpec{field: path + ".mirror", destField: path + ".mirror", dest: m}
+		if p, ok := h["mirrorPercentage"]; ok {
+			ms.pct, _ = p.(map[string]any)
+			if ms.pct == nil {
+				ms.pct = map[string]any{}
+			}
+			ms.pctField = path + ".mirrorPercentage.value"
+		} else if _, ok := h["mirrorPercent"]; ok {
+			ms.pct, ms.pctField = map[string]any{"value": h["mirrorPercent"]}, path+".mirrorPercent"
+		}
+		mirrors = append(mirrors, ms)
+	} else {
+		for _, k := range []string{"mirrorPercentage", "mirrorPercent"} {
+			if _, ok := h[k]; ok {
+				im.warn(o, path+"."+k, adapters.FeatureMirror, "it applies to the mirror field, which the rule does not set: dropped")
+			}
+		}
+	}
+	for j, m := range list(h, "mirrors") {
 		mm, _ := m.(map[string]any)
-		if j > 0 {
-			im.warn(o, fmt.Sprintf("%s.mirrors[%d]", path, j), adapters.FeatureMirror, "the design mirrors to one backend: further mirrors are dropped")
+		field := fmt.Sprintf("%s.mirrors[%d]", path, j)
+		ms := mirrorSpec{field: field, destField: field + ".destination", dest: mp(mm, "destination"), pctField: field + ".percentage.value"}
+		if p, ok := mm["percentage"]; ok {
+			ms.pct, _ = p.(map[string]any)
+			if ms.pct == nil {
+				ms.pct = map[string]any{}
+			}
+		}
+		mirrors = append(mirrors, ms)
+	}
+	for _, m := range mirrors {
+		if r.Mirror != nil {
+			im.warn(o, m.field, adapters.FeatureMirror, "the design mirrors to one backend: further mirrors are dropped")
 			break
 		}
-		dest := mp(mm, "destination")
-		mname, _, _ := im.resolveHost(str(dest, "host"), ns)
-		pct := 100.0
-		if p := mp(mm, "percentage"); p != nil {
-			pct, _ = num(p, "value")
+		pct, ok := im.mirrorPercent(o, m.pctField, m.pct)
+		if !ok {
+			continue
 		}
-		r.Mirror = &spec.Mirror{Service: mname, Version: str(dest, "subset"), Percent: pct}
+		mname, mns, minternal := im.resolveHost(str(m.dest, "host"), ns)
+		if minternal && mname != "" {
+			// Declared like a route destination, so that the design knows the service.
+			svc := im.service(mname, mns)
+			im.ensureVersion(o, m.destField, svc, str(m.dest, "subset"))
+			im.routePort(svc, i32(mp(m.dest, "port"), "number"))
+		}
+		r.Mirror = &spec.Mirror{Service: mname, Version: str(m.dest, "subset"), Percent: pct}
 	}
 	if hd := mp(h, "headers"); hd != nil {
 		ops := &spec.HeaderOps{Request: headerOpsFrom(mp(hd, "request")), Response: headerOpsFrom(mp(hd, "response"))}
