@@ -133,7 +133,7 @@ func (a *Adapter) Capabilities() adapters.Capabilities {
 		adapters.FeatureMTLSDisabled:     u("mTLS between meshed pods cannot be disabled; translated as permissive"),
 		adapters.FeatureDefaultDeny:      p("namespace default-inbound-policy annotation, read when pods are injected; Servers default to deny"),
 		adapters.FeatureAuthzAllow:       n(),
-		adapters.FeatureAuthzDeny:        u("Linkerd authorization is allow-only"),
+		adapters.FeatureAuthzDeny:        p("a deny of every caller with no HTTP condition is its ports' Servers with accessPolicy deny and no authorization; narrower deny rules (some callers or requests) cannot be subtracted from allows: authorization is allow-only"),
 		adapters.FeatureAuthzConditions:  p("policy HTTPRoute on the Server (methods, paths, headers); probe and catch-all routes are added"),
 		adapters.FeatureJWT:              u("Linkerd has no JWT authentication"),
 		adapters.FeatureMetrics:          p("Prometheus metrics are always on and fixed"),
@@ -209,6 +209,9 @@ type translator struct {
 	serverOrder []*server
 	// allNetworks records namespaces that need the all-networks NetworkAuthentication.
 	allNetworks map[string]bool
+	// deniedPorts maps "<service>/<port>" to the deny rule that refuses every caller of that
+	// port (see denyAllPorts): its Server is emitted with accessPolicy deny and no authorization.
+	deniedPorts map[string]string
 }
 
 func newTranslator(d *spec.Design, opts adapters.Options) *translator {
@@ -228,6 +231,7 @@ func newTranslator(d *spec.Design, opts adapters.Options) *translator {
 		nsAnn:       map[string]map[string]string{},
 		servers:     map[string]*server{},
 		allNetworks: map[string]bool{},
+		deniedPorts: map[string]string{},
 	}
 	for i := range d.Spec.Services {
 		s := &d.Spec.Services[i]

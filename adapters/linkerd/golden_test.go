@@ -38,6 +38,18 @@ func TestGoldenServiceProfiles(t *testing.T) {
 	adaptertest.RunDir(t, linkerd.New(), adapters.Options{ServiceProfiles: true}, dir, filepath.Join(wd, "testdata", "golden-serviceprofiles"))
 }
 
+// TestGoldenLinkerdCases translates the Linkerd-only cases of testdata/cases (designs whose
+// translation matters to Linkerd alone, such as deny rules it expresses as Servers with
+// accessPolicy deny) and compares with testdata/golden-cases.
+func TestGoldenLinkerdCases(t *testing.T) {
+	wd, _ := os.Getwd()
+	adaptertest.RunDir(t, linkerd.New(), adapters.Options{}, filepath.Join(wd, "testdata", "cases"), filepath.Join(wd, "testdata", "golden-cases"))
+}
+
+// goldenDirs are the golden directories (under testdata) that the CRD and kube-apiserver tests
+// check.
+var goldenDirs = []string{"golden", "golden-serviceprofiles", "golden-cases"}
+
 // crdObjects drops the core objects (Services, Namespaces), which no CRD defines; the
 // integration test applies them to a real API server.
 func crdObjects(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
@@ -55,7 +67,7 @@ func crdObjects(objs []*unstructured.Unstructured) []*unstructured.Unstructured 
 // CRD schemas (structure, value validations and CEL rules).
 func TestGoldenObjectsMatchCRDs(t *testing.T) {
 	wd, _ := os.Getwd()
-	for _, dir := range []string{"golden", "golden-serviceprofiles"} {
+	for _, dir := range goldenDirs {
 		all := adaptertest.GoldenObjectsIn(t, filepath.Join(wd, "testdata", dir))
 		if len(all) == 0 {
 			t.Fatalf("no golden objects in testdata/%s", dir)

@@ -97,6 +97,11 @@ func TestRoundTripDesign(t *testing.T) {
 			}
 			back, iws := importObjects(t, objs)
 			for _, w := range iws {
+				// A Server with accessPolicy deny and no authorization is read back as a deny
+				// rule of every caller, which the importer says (info).
+				if w.Severity == adapters.SeverityInfo && w.Feature == adapters.FeatureAuthzDeny {
+					continue
+				}
 				t.Errorf("unexpected import warning: %s", w)
 			}
 			if got, want := normalized(t, back), normalized(t, d); got != want {

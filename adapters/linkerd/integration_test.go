@@ -19,8 +19,8 @@ import (
 	"github.com/trellis-mesh/trellis/internal/kubetest"
 )
 
-// TestGoldenOutputsApplyToKubeAPIServer server-side applies every golden output (default and
-// ServiceProfiles goldens) to a real kube-apiserver with the Linkerd and Gateway API CRDs
+// TestGoldenOutputsApplyToKubeAPIServer server-side applies every golden output (default,
+// ServiceProfiles and Linkerd-only goldens) to a real kube-apiserver with the Linkerd and Gateway API CRDs
 // installed. The user's own Services exist first (created by another client, as an application
 // would); the adapter's partial Service objects must merge their annotations into them without
 // disturbing their spec.
@@ -33,7 +33,7 @@ func TestGoldenOutputsApplyToKubeAPIServer(t *testing.T) {
 	ctx := context.Background()
 	wd, _ := os.Getwd()
 	total := 0
-	for _, dir := range []string{"golden", "golden-serviceprofiles"} {
+	for _, dir := range goldenDirs {
 		cases := adaptertest.GoldenObjectsIn(t, filepath.Join(wd, "testdata", dir))
 		names := make([]string, 0, len(cases))
 		for n := range cases {

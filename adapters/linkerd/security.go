@@ -24,6 +24,9 @@ type server struct {
 	rateLimit *spec.RateLimit
 	// routes are the policy routes attached to the Server (names).
 	routes []string
+	// deniedBy is the deny rule that refuses every caller of the port, when one does: the
+	// Server's accessPolicy is then deny, whatever the default.
+	deniedBy string
 }
 
 // ensureServer returns the Server for port p of service s, creating it.
@@ -94,9 +97,26 @@ func (t *translator) security() {
 	sec := t.d.Spec.Security
 	if sec != nil {
 		t.namespacePolicy(sec)
+		t.denyAllPorts(sec)
 		for oi, o := range sec.MTLSOverrides {
 			s, ok := t.services[o.Service]
 			if !ok {
+				continue
+			}
+			open := false
+			for _, p := range svcPorts(s) {
+				if (o.Port == 0 || o.Port == p.Port) && t.deniedPorts[s.Name+"/"+portKey(p)] == "" {
+					open = true
+				}
+			}
+			if !open {
+				// A deny rule closes every port of the override to every caller: no
+				// plaintext (nor mTLS) request is admitted, so the mode loses nothing.
+				for _, p := range svcPorts(s) {
+					if o.Port == 0 || o.Port == p.Port {
+						t.ensureServer(s, p)
+					}
+				}
 				continue
 			}
 			if o.Mode == spec.MTLSPermissive {
@@ -178,13 +198,7 @@ func (t *translator) accessRule(ri int, r *spec.AccessRule) {
 		return
 	}
 	if r.Action == spec.ActionDeny {
-		if t.defaultDeny() {
-			t.warn(path+".action", adapters.FeatureAuthzDeny, adapters.SeverityWarning,
-				"Linkerd authorization is allow-only: rule %q is not emitted; under the default deny its sources are refused unless an allow rule admits them", name)
-		} else {
-			t.warn(path+".action", adapters.FeatureAuthzDeny, adapters.SeverityError,
-				"Linkerd authorization is allow-only: deny rule %q cannot be expressed and its sources stay allowed", name)
-		}
+		t.denyRule(ri, r, s)
 		return
 	}
 	ns := t.svcNamespace(s)
@@ -192,13 +206,22 @@ func (t *translator) accessRule(ri int, r *spec.AccessRule) {
 	if len(ids) == 0 {
 		return
 	}
-	t.newObject(policyV1alpha1, "MeshTLSAuthentication", ns, name, map[string]any{"identities": stringsToAny(ids)})
 	l7 := svcProtocol(s).IsL7()
 	grpc := svcProtocol(s) == spec.ProtocolGRPC
+	authn := false
 	for _, p := range svcPorts(s) {
 		conds, whole := conditionsForPort(r.When, p)
 		if !whole && len(conds) == 0 {
 			continue
+		}
+		if deny := t.deniedPorts[s.Name+"/"+portKey(p)]; deny != "" {
+			t.warn(path, adapters.FeatureAuthzAllow, adapters.SeverityInfo,
+				"allow rule %q admits nothing on port %d of %q: deny rule %q refuses every caller there (deny wins over allow), so no AuthorizationPolicy is emitted for it", name, p.Port, s.Name, deny)
+			continue
+		}
+		if !authn {
+			authn = true
+			t.newObject(policyV1alpha1, "MeshTLSAuthentication", ns, name, map[string]any{"identities": stringsToAny(ids)})
 		}
 		srv := t.ensureServer(s, p)
 		polName := name + "-" + p.Name
@@ -470,7 +493,7 @@ func (t *translator) emitServers() {
 			"podSelector":   map[string]any{"matchLabels": labelsToAny(podLabels(s))},
 			"port":          int64(srv.port.TargetPort),
 			"proxyProtocol": proto,
-			"accessPolicy":  t.inboundPolicy(t.mtlsMode(s, srv.port)),
+			"accessPolicy":  t.serverPolicy(srv),
 		})
 		if len(srv.routes) > 0 {
 			t.probeAndDefaultRoutes(srv)
