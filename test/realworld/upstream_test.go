@@ -32,6 +32,8 @@ type upstreamCase struct {
 	// roundTrip is the mesh the design is translated back to and imported from again ("" for
 	// none): the check must still hold.
 	roundTrip string
+	// rtWarnings must each appear on the stderr of the round trip's import.
+	rtWarnings []string
 }
 
 func accessRule(t *testing.T, d *spec.Design, name string) spec.AccessRule {
@@ -873,6 +875,11 @@ func TestUpstreamConfigurations(t *testing.T) {
 			code, rout, rerr := trellis(rargs...)
 			if code != cli.ExitOK {
 				t.Fatalf("re-import from %s: exit %d:\n%s", c.roundTrip, code, rerr)
+			}
+			for _, w := range c.rtWarnings {
+				if !strings.Contains(rerr, w) {
+					t.Errorf("re-import stderr lacks %q:\n%s", w, rerr)
+				}
 			}
 			rds, err := spec.LoadBytes("round-trip.yaml", []byte(rout))
 			if err != nil {
