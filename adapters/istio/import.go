@@ -59,7 +59,8 @@ type podPorts struct {
 }
 
 // Import builds a design from Istio objects (and Kubernetes Services, which give ports and
-// protocols): VirtualService, DestinationRule, ServiceEntry, PeerAuthentication,
+// protocols, and workload objects such as Deployments, Pods and Argo Rollouts, whose named
+// container ports give a Service's named targetPort its number): VirtualService, DestinationRule, ServiceEntry, PeerAuthentication,
 // AuthorizationPolicy, RequestAuthentication, Telemetry, WasmPlugin and local-rate-limit
 // EnvoyFilters. Fields without a design equivalent are reported as warnings whose path names the
 // object and field ("VirtualService bookinfo/reviews: spec.http[0].corsPolicy").
