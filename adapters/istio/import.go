@@ -47,6 +47,9 @@ type importer struct {
 	// workloads are the pod templates of the workload objects among the input (Deployments,
 	// Pods, Rollouts, ...), which give named target ports their numbers.
 	workloads []podPorts
+	// byPortName indexes workloads by "namespace/container port name", so that resolving a
+	// named targetPort looks only at the workloads that declare the name.
+	byPortName map[string][]int
 }
 
 // podPorts is what a workload object tells the importer: its namespace, pod labels and named
@@ -60,24 +63,26 @@ type podPorts struct {
 
 // Import builds a design from Istio objects (and Kubernetes Services, which give ports and
 // protocols, and workload objects such as Deployments, Pods and Argo Rollouts, whose named
-// container ports give a Service's named targetPort its number): VirtualService, DestinationRule, ServiceEntry, PeerAuthentication,
-// AuthorizationPolicy, RequestAuthentication, Telemetry, WasmPlugin and local-rate-limit
-// EnvoyFilters. Fields without a design equivalent are reported as warnings whose path names the
-// object and field ("VirtualService bookinfo/reviews: spec.http[0].corsPolicy").
+// container ports give a Service's named targetPort its number): VirtualService,
+// DestinationRule, ServiceEntry, PeerAuthentication, AuthorizationPolicy, RequestAuthentication,
+// Telemetry, WasmPlugin and local-rate-limit EnvoyFilters. Fields without a design equivalent
+// are reported as warnings whose path names the object and field ("VirtualService
+// bookinfo/reviews: spec.http[0].corsPolicy").
 func (a *Adapter) Import(ctx context.Context, objs []*unstructured.Unstructured, opts adapters.ImportOptions) (*spec.Design, []adapters.Warning, error) {
 	im := &importer{
-		opts:     opts,
-		services: map[string]*spec.Service{},
-		pos:      map[string]int{},
-		byName:   map[string][]string{},
-		byIdent:  map[string][]string{},
-		external: map[string]*spec.ExternalService{},
-		extHosts: map[string]string{},
-		traffic:  map[string]*spec.TrafficPolicy{},
-		budgets:  map[string]*spec.RetryBudget{},
-		required: map[string]bool{},
-		kubeSel:  map[string]map[string]string{},
-		fromKube: map[string]bool{},
+		opts:       opts,
+		services:   map[string]*spec.Service{},
+		pos:        map[string]int{},
+		byName:     map[string][]string{},
+		byIdent:    map[string][]string{},
+		external:   map[string]*spec.ExternalService{},
+		extHosts:   map[string]string{},
+		traffic:    map[string]*spec.TrafficPolicy{},
+		budgets:    map[string]*spec.RetryBudget{},
+		required:   map[string]bool{},
+		kubeSel:    map[string]map[string]string{},
+		fromKube:   map[string]bool{},
+		byPortName: map[string][]int{},
 	}
 	sorted := append([]*unstructured.Unstructured(nil), objs...)
 	adapters.SortObjects(sorted)
@@ -113,6 +118,9 @@ func (a *Adapter) Import(ctx context.Context, objs []*unstructured.Unstructured,
 	handled := map[string]bool{}
 	for _, o := range sorted {
 		if w, ok := workloadPorts(o); ok {
+			for _, n := range sortedKeys(w.ports) {
+				im.byPortName[w.ns+"/"+n] = append(im.byPortName[w.ns+"/"+n], len(im.workloads))
+			}
 			im.workloads = append(im.workloads, w)
 			handled[ref(o)] = true
 		}
@@ -489,16 +497,18 @@ func workloadPorts(o *unstructured.Unstructured) (podPorts, bool) {
 
 // namedTargetPort resolves a Service's named targetPort to the number the container port of that
 // name has in the workloads the Service selects (in the Service's namespace), as Kubernetes does
-// per pod. It returns 0 when none declares it, and every distinct number found.
+// per pod. It returns the first number (in sorted object order), 0 when none declares it, and
+// every distinct number found.
 func (im *importer) namedTargetPort(ns string, selector map[string]string, name string) (int32, []string) {
 	var first int32
 	var found []string
 	seen := map[int32]bool{}
-	for _, w := range im.workloads {
-		if w.ns != ns || len(selector) == 0 || !selectorMatches(selector, w.labels) {
+	for _, i := range im.byPortName[ns+"/"+name] {
+		w := im.workloads[i]
+		if len(selector) == 0 || !selectorMatches(selector, w.labels) {
 			continue
 		}
-		if n, ok := w.ports[name]; ok && !seen[n] {
+		if n := w.ports[name]; !seen[n] {
 			seen[n] = true
 			if first == 0 {
 				first = n

@@ -277,4 +277,30 @@ spec:
 	if strings.Contains(ws, "targetPort") || strings.Contains(ws, "kind not imported") {
 		t.Errorf("warnings:\n%s", ws)
 	}
+	// Selected workloads that give the name different numbers: the first (in sorted order) is
+	// used, and the warning lists them.
+	d, ws = importIstio(t, svc+`
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: a, namespace: argo}
+spec:
+  template:
+    metadata: {labels: {app: my-app, version: a}}
+    spec: {containers: [{name: c, ports: [{name: http, containerPort: 8080}]}]}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: b, namespace: argo}
+spec:
+  template:
+    metadata: {labels: {app: my-app, version: b}}
+    spec: {containers: [{name: c, ports: [{name: http, containerPort: 9090}]}]}
+`)
+	if p := d.Spec.Services[0].Ports[0]; p.TargetPort != 8080 {
+		t.Errorf("port = %+v, want 80 -> 8080 (Deployment a's)", p)
+	}
+	if want := "spec.ports[0].targetPort: targetPort http names different container ports in the workloads the Service selects (8080 (Deployment argo/a), 9090 (StatefulSet argo/b)): a design port has one target, so it is imported as 8080"; !strings.Contains(ws, want) {
+		t.Errorf("warnings lack %q:\n%s", want, ws)
+	}
 }
