@@ -167,6 +167,7 @@ kubectl get svc,virtualservices,destinationrules,peerauthentications,authorizati
 				}
 			}
 			d, warnings, err := fn(cmd.Context(), meshObjs)
+			warnings = append(warnings, rolloutWarnings(args[0], workloads)...)
 			for _, w := range warnings {
 				fmt.Fprintln(stderr, w.String())
 			}
@@ -242,7 +243,12 @@ func parseObjects(file string, data []byte) ([]*unstructured.Unstructured, error
 		}
 		j, err := yaml.YAMLToJSON([]byte(doc))
 		if err != nil {
-			if l, ok := templateLine(doc); ok {
+			if l, action, ok := templateLine(doc); ok {
+				if isArgoArgument(action) {
+					return fmt.Errorf("%s:%d: unrendered template (Argo Rollouts argument placeholder %s): %w; "+
+						"hint: the Rollouts controller fills {{args.NAME}} itself when it runs an analysis, so there is nothing to render: "+
+						"leave the %s out of the input (it carries no mesh configuration), or quote the placeholder (\"%s\")", file, start+l-1, action, err, docKind(doc, "AnalysisTemplate"), action)
+				}
 				return fmt.Errorf("%s:%d: unrendered template (Helm/Go template braces): %w; "+
 					"hint: render it first, for example with helm template or kustomize build", file, start+l-1, err)
 			}
@@ -453,14 +459,39 @@ func isHCLIdent(s string) bool {
 	return true
 }
 
-// templateLine returns the 1-based line of the first Helm/Go template action in doc.
-func templateLine(doc string) (int, bool) {
+// templateLine returns the 1-based line of the first Helm/Go template action in doc and the
+// action itself ("{{ .Values.x }}").
+func templateLine(doc string) (int, string, bool) {
 	for i, l := range strings.Split(doc, "\n") {
-		if strings.Contains(l, "{{") && strings.Contains(l, "}}") {
-			return i + 1, true
+		open := strings.Index(l, "{{")
+		if open < 0 {
+			continue
+		}
+		if end := strings.Index(l[open:], "}}"); end > 0 {
+			return i + 1, l[open : open+end+2], true
 		}
 	}
-	return 0, false
+	return 0, "", false
+}
+
+// isArgoArgument reports whether a template action is an Argo Rollouts argument placeholder
+// ({{args.service-name}}, {{ args.namespace }}), which AnalysisTemplates and experiments carry
+// and the Rollouts controller substitutes, rather than a Helm/Go template action ({{ .Values.x }}).
+func isArgoArgument(action string) bool {
+	inner := strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(action, "{{"), "}}"))
+	return strings.HasPrefix(inner, "args.")
+}
+
+// docKind returns the kind a YAML document declares at its top level, or fallback.
+func docKind(doc, fallback string) string {
+	for _, l := range strings.Split(doc, "\n") {
+		if k, ok := strings.CutPrefix(strings.TrimRight(l, " \r"), "kind:"); ok {
+			if k = strings.Trim(strings.TrimSpace(k), `"'`); k != "" {
+				return k
+			}
+		}
+	}
+	return fallback
 }
 
 // placeholderLine returns the 0-based line offset of the first shell-style placeholder in doc.

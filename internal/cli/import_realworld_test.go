@@ -33,7 +33,10 @@ func TestImportRejectsUnrenderedInputsClearly(t *testing.T) {
 		{"appmesh", "manifest.yaml.template", "---\napiVersion: appmesh.k8s.aws/v1beta2\nkind: VirtualNode\nmetadata:\n  name: front\n  namespace: ${DEMO_NS}\nspec: {}\n",
 			[]string{"manifest.yaml.template:6:", "${DEMO_NS}", "envsubst"}},
 		{"istio", "chart.yaml", "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  hosts: [shop]\n",
-			[]string{"chart.yaml:4:", "unrendered template", "helm template"}},
+			[]string{"chart.yaml:4:", "unrendered template (Helm/Go template braces)", "helm template"}},
+		// Argo Rollouts' placeholders are filled by its controller: nothing to render.
+		{"linkerd", "analysis.yaml", "apiVersion: argoproj.io/v1alpha1\nkind: ClusterAnalysisTemplate\nmetadata:\n  name: success-rate\nspec:\n  args:\n  - name: service\n  metrics:\n  - name: rate\n    provider:\n      web:\n        url: {{ args.service }}\n",
+			[]string{"analysis.yaml:12:", "Argo Rollouts argument placeholder {{ args.service }}", "leave the ClusterAnalysisTemplate out", `quote the placeholder ("{{ args.service }}")`}},
 	}
 	for _, c := range cases {
 		p := writeInput(t, c.name, c.content)
@@ -45,6 +48,90 @@ func TestImportRejectsUnrenderedInputsClearly(t *testing.T) {
 			if !strings.Contains(errOut, w) {
 				t.Errorf("%s: stderr %q lacks %q", c.name, errOut, w)
 			}
+		}
+		if argo := strings.Contains(errOut, "Argo"); argo != strings.Contains(c.name, "analysis") {
+			t.Errorf("%s: the hint names Argo Rollouts only for {{args.*}} placeholders: %q", c.name, errOut)
+		}
+	}
+}
+
+// argoFile is a file of Argo Rollouts' own examples, stored under test/realworld.
+func argoFile(name string) string {
+	return filepath.Join("..", "..", "test", "realworld", "testdata", "upstream", "argo-rollouts", name)
+}
+
+// Argo Rollouts' rollout-linkerd example holds an AnalysisTemplate whose {{args.linkerd-enabled}}
+// is not YAML: the error names the line and Argo's placeholder, not a Helm template.
+func TestImportNamesArgoRolloutsPlaceholders(t *testing.T) {
+	code, _, errOut := run(t, "import", "linkerd", "-f", argoFile("rollout-linkerd.yaml"))
+	if code != ExitInvalid {
+		t.Errorf("exit %d, want %d", code, ExitInvalid)
+	}
+	for _, want := range []string{"rollout-linkerd.yaml:104: unrendered template", "Argo Rollouts argument placeholder {{args.linkerd-enabled}}",
+		"fills {{args.NAME}} itself", "leave the AnalysisTemplate out"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr %q lacks %q", errOut, want)
+		}
+	}
+	if strings.Contains(errOut, "helm template") {
+		t.Errorf("an Argo placeholder is not a Helm template: %q", errOut)
+	}
+}
+
+// A Rollout is read for identities only; the import says that its controller moves the traffic
+// (the route weights it manages, or the active Service) during a rollout.
+func TestImportWarnsThatRolloutsRewriteWeights(t *testing.T) {
+	code, _, errOut := run(t, "import", "istio", "-f", argoFile("istio-subset-split.yaml"))
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	want := "warning: istio: Rollout/istio-subset-split: the Argo Rollouts controller rewrites the route weights it manages (trafficRouting: istio VirtualService istio-subset-split-vsvc) at each setWeight step of a rollout: the imported weights are a snapshot"
+	if !strings.Contains(errOut, want) {
+		t.Errorf("stderr lacks the Rollout warning %q:\n%s", want, errOut)
+	}
+	if !strings.Contains(errOut, "3 warnings") {
+		t.Errorf("the summary must count the Rollout warning: %s", errOut)
+	}
+	blueGreen := writeInput(t, "bluegreen.yaml", `apiVersion: v1
+kind: Service
+metadata: {name: shop, namespace: demo}
+spec:
+  selector: {app: shop}
+  ports: [{name: http, port: 80}]
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: shop, namespace: demo}
+spec:
+  selector: {matchLabels: {app: shop}}
+  template:
+    metadata: {labels: {app: shop}}
+    spec:
+      serviceAccountName: shop-sa
+      containers: [{name: shop, image: shop:1}]
+  strategy:
+    blueGreen: {activeService: shop, previewService: shop-preview}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: cart, namespace: demo}
+spec:
+  selector: {matchLabels: {app: cart}}
+  template:
+    metadata: {labels: {app: cart}}
+    spec: {containers: [{name: cart, image: cart:1}]}
+  strategy:
+    canary:
+      steps: [{setWeight: 20}]
+`)
+	_, errOut = importDesign(t, "istio", "-f", blueGreen)
+	for _, want := range []string{
+		"info: istio: Rollout/demo/shop: the Argo Rollouts controller switches the active Service's selector",
+		"info: istio: Rollout/demo/cart: the Argo Rollouts controller shifts traffic by scaling the canary and stable pods (no trafficRouting)",
+		"service shop: identity shop-sa",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
 	}
 }
