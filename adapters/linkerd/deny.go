@@ -66,10 +66,13 @@ func (t *translator) denyAllPorts(sec *spec.Security) {
 	}
 }
 
-// serverPolicy is the accessPolicy of a Server: deny when a deny rule refuses every caller of
-// its port, otherwise the inbound policy of the port's mTLS mode under the design's default.
+// serverPolicy is the accessPolicy of a Server, which Linkerd applies to the traffic that no
+// authorization of the Server matches: deny when a deny rule refuses every caller of its port,
+// and when allow rules authorize callers (a destination with an allow rule refuses what no allow
+// rule matches; all-authenticated there would admit every meshed caller); otherwise the inbound
+// policy of the port's mTLS mode under the design's default.
 func (t *translator) serverPolicy(srv *server) string {
-	if srv.deniedBy != "" {
+	if srv.deniedBy != "" || srv.authorized {
 		return "deny"
 	}
 	return t.inboundPolicy(t.mtlsMode(srv.svc, srv.port))

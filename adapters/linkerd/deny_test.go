@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/trellis-mesh/trellis/adapters"
+	"github.com/trellis-mesh/trellis/adapters/adaptertest"
 	"github.com/trellis-mesh/trellis/spec"
 )
 
@@ -135,4 +136,94 @@ func TestDenyAllRoundTripNormalises(t *testing.T) {
 	back.Default()
 	second, _ = translate(t, back, adapters.Options{})
 	compareObjects(t, first, second, "policy.linkerd.io/v1beta3 Server ops/vault-http")
+}
+
+// TestAuthorizedServerRefusesUnmatchedTraffic checks that a Server with authorizations has
+// accessPolicy deny under the default allow: Linkerd applies the accessPolicy to the traffic no
+// authorization matches, so all-authenticated would admit every meshed caller, not only the
+// allow rule's sources. A Server without authorization keeps the mTLS mode's policy.
+func TestAuthorizedServerRefusesUnmatchedTraffic(t *testing.T) {
+	objs, _ := translate(t, loadCase(t, "deny-all"), adapters.Options{})
+	o := mustFind(t, objs, "policy.linkerd.io/v1beta3", "Server", "shop", "reports-http-8080")
+	if got, _, _ := unstructured.NestedString(o.Object, "spec", "accessPolicy"); got != "deny" {
+		t.Errorf("reports-http-8080 (authorized for web only) accessPolicy = %q, want deny", got)
+	}
+	d := load(t, `
+apiVersion: trellis.dev/v1alpha1
+kind: Design
+metadata: {name: shop, namespace: shop}
+spec:
+  services:
+    - {name: web, ports: [{port: 8080}]}
+    - {name: api, ports: [{port: 8080}]}
+  security:
+    mtlsOverrides: [{service: web, mode: permissive}]
+    access:
+      - {name: web-to-api, destination: api, sources: [web]}
+`)
+	objs, _ = translate(t, d, adapters.Options{})
+	for srv, want := range map[string]string{"api-http": "deny", "web-http": "all-unauthenticated"} {
+		o := mustFind(t, objs, "policy.linkerd.io/v1beta3", "Server", "shop", srv)
+		if got, _, _ := unstructured.NestedString(o.Object, "spec", "accessPolicy"); got != want {
+			t.Errorf("Server %s accessPolicy = %q, want %q", srv, got, want)
+		}
+	}
+}
+
+// TestImportServerWhoseAccessPolicyAdmits checks that a Server whose accessPolicy admits callers
+// while an AuthorizationPolicy targets it is read as Linkerd enforces it: every caller the
+// accessPolicy admits passes, so the design gets an allow rule for every caller, with a warning.
+func TestImportServerWhoseAccessPolicyAdmits(t *testing.T) {
+	objs, err := adaptertest.ParseObjects([]byte(`
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {app: api}
+  ports: [{name: http, port: 8080}]
+---
+apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: {name: api-http, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  port: 8080
+  accessPolicy: all-authenticated
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: MeshTLSAuthentication
+metadata: {name: web, namespace: shop}
+spec:
+  identities: [web.shop.serviceaccount.identity.linkerd.cluster.local]
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: web-to-api, namespace: shop}
+spec:
+  targetRef: {group: policy.linkerd.io, kind: Server, name: api-http}
+  requiredAuthenticationRefs: [{group: policy.linkerd.io, kind: MeshTLSAuthentication, name: web}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, ws := importObjects(t, objs)
+	normalized(t, d)
+	var every bool
+	for _, r := range d.Spec.Security.Access {
+		if r.Name == "api-http-access-policy" && r.Destination == "api" && r.Action != spec.ActionDeny && len(r.Sources) == 1 && r.Sources[0].Namespace == "*" {
+			every = true
+		}
+	}
+	if !every {
+		t.Errorf("want an allow rule for every caller of api, got %+v", d.Spec.Security.Access)
+	}
+	found := false
+	for _, w := range ws {
+		if w.Path == "Server/shop/api-http" && strings.Contains(w.Lost, "accessPolicy all-authenticated applies to the traffic no authorization matches") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the admitting accessPolicy must be reported, got %v", ws)
+	}
 }

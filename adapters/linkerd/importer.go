@@ -266,6 +266,7 @@ func (im *importer) run() *spec.Design {
 	im.rateLimits()
 	im.applyServiceRouteDefaults()
 	im.serverAuthorizations()
+	im.admittingServers()
 	im.unauthorizedServers()
 	im.reportMissingServices()
 	for _, k := range sortedKeys(im.byKind) {

@@ -730,13 +730,24 @@ func yamlKind(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// unauthorizedServers reads the Servers that no imported authorization admits anyone to: their
-// accessPolicy (default deny) refuses every request to the port (linkerd2's emoji-policy test
-// data leaves web-http so when its policy's targetRef is malformed). Under a namespace default
-// of deny the design already says so; otherwise the design gets a deny rule for every caller of
-// that port, since its default admits them.
-func (im *importer) unauthorizedServers() {
-	// The allow rules by destination, so that each Server looks at its service's rules only.
+// admitsPort reports whether one of the allow rules of a service applies to port of a Server
+// (multi: the service has several ports and the Server selects one).
+func admitsPort(allows []spec.AccessRule, multi bool, port int32) bool {
+	for _, r := range allows {
+		if !multi || len(r.When) == 0 {
+			return true
+		}
+		for _, c := range r.When {
+			if len(c.Ports) == 0 || slices.Contains(c.Ports, port) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// allowRulesByDestination returns the imported allow rules by destination service.
+func (im *importer) allowRulesByDestination() map[string][]spec.AccessRule {
 	allows := map[string][]spec.AccessRule{}
 	if im.security != nil {
 		for _, r := range im.security.Access {
@@ -745,6 +756,55 @@ func (im *importer) unauthorizedServers() {
 			}
 		}
 	}
+	return allows
+}
+
+// admittingServers reads the Servers whose accessPolicy admits callers (all-authenticated,
+// all-unauthenticated, cluster-*, audit) while authorizations target them: Linkerd applies the
+// accessPolicy to the traffic no authorization matches, so every caller it admits passes and the
+// authorizations restrict nothing. The design gets an allow rule for every caller of that port,
+// so that it admits what Linkerd admits, and a warning.
+func (im *importer) admittingServers() {
+	allows := im.allowRulesByDestination()
+	for _, k := range sortedKeys(im.servers) {
+		srv := im.servers[k]
+		access, found, _ := unstructured.NestedString(srv.obj.Object, "spec", "accessPolicy")
+		if !found || access == "deny" || srv.svc == "" {
+			continue
+		}
+		s := im.svcs[srv.obj.GetNamespace()+"/"+srv.svc]
+		if s == nil {
+			continue
+		}
+		multi := len(s.Ports) > 1 && srv.port != 0
+		if !admitsPort(allows[srv.svc], multi, srv.port) {
+			continue
+		}
+		rule := spec.AccessRule{Name: srv.obj.GetName() + "-access-policy", Destination: srv.svc, Sources: []spec.Source{{Namespace: "*"}}}
+		if multi {
+			rule.When = []spec.AccessCondition{{Ports: []int32{srv.port}}}
+		}
+		im.sec().Access = append(im.sec().Access, rule)
+		who := "authenticated (meshed) caller"
+		if strings.Contains(access, "unauthenticated") || access == "audit" {
+			who = "caller"
+		}
+		if strings.HasPrefix(access, "cluster-") {
+			who += " of the cluster"
+		}
+		im.warn(srv.obj, adapters.FeatureAuthzAllow, "accessPolicy %s applies to the traffic no authorization matches, so every %s passes and the authorizations of this Server restrict nothing; "+
+			"imported as allow rule %q for every caller (set accessPolicy: deny to admit only the authorized callers)", access, who, rule.Name)
+	}
+}
+
+// unauthorizedServers reads the Servers that no imported authorization admits anyone to: their
+// accessPolicy (default deny) refuses every request to the port (linkerd2's emoji-policy test
+// data leaves web-http so when its policy's targetRef is malformed). Under a namespace default
+// of deny the design already says so; otherwise the design gets a deny rule for every caller of
+// that port, since its default admits them.
+func (im *importer) unauthorizedServers() {
+	// The allow rules by destination, so that each Server looks at its service's rules only.
+	allows := im.allowRulesByDestination()
 	for _, k := range sortedKeys(im.servers) {
 		srv := im.servers[k]
 		ns := srv.obj.GetNamespace()
@@ -757,18 +817,7 @@ func (im *importer) unauthorizedServers() {
 			continue
 		}
 		multi := len(s.Ports) > 1 && srv.port != 0
-		admitted := false
-		for _, r := range allows[srv.svc] {
-			if !multi || len(r.When) == 0 {
-				admitted = true
-			}
-			for _, c := range r.When {
-				if len(c.Ports) == 0 || slices.Contains(c.Ports, srv.port) {
-					admitted = true
-				}
-			}
-		}
-		if admitted {
+		if admitsPort(allows[srv.svc], multi, srv.port) {
 			continue
 		}
 		rule := spec.AccessRule{Name: srv.obj.GetName() + "-unauthorized", Destination: srv.svc, Action: spec.ActionDeny, Sources: []spec.Source{{Service: "*"}}}

@@ -27,6 +27,10 @@ type server struct {
 	// deniedBy is the deny rule that refuses every caller of the port, when one does: the
 	// Server's accessPolicy is then deny, whatever the default.
 	deniedBy string
+	// authorized is set once an AuthorizationPolicy targets the Server or one of its routes:
+	// only the rules' callers may then pass, so the accessPolicy (applied to traffic no
+	// authorization matches) must be deny.
+	authorized bool
 }
 
 // ensureServer returns the Server for port p of service s, creating it.
@@ -250,6 +254,7 @@ func (t *translator) accessRule(ri int, r *spec.AccessRule) {
 			}
 			srv.routes = append(srv.routes, polName)
 		}
+		srv.authorized = true
 		t.newObject(policyV1alpha1, "AuthorizationPolicy", ns, polName, map[string]any{
 			"targetRef": target,
 			"requiredAuthenticationRefs": []any{map[string]any{
