@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -166,7 +167,18 @@ kubectl get svc,virtualservices,destinationrules,peerauthentications,authorizati
 					fmt.Fprintf(stderr, "read %s: %s\n", in.path, kindCounts(in.objs))
 				}
 			}
-			d, warnings, err := fn(cmd.Context(), meshObjs)
+			in := meshObjs
+			if args[0] == "istio" {
+				// The Istio importer resolves a Service's named targetPort from the container
+				// ports of the workloads it selects.
+				in = slices.Clone(meshObjs)
+				for _, o := range workloads {
+					if _, _, ok := podTemplate(o); ok {
+						in = append(in, o)
+					}
+				}
+			}
+			d, warnings, err := fn(cmd.Context(), in)
 			warnings = append(warnings, rolloutWarnings(args[0], workloads)...)
 			for _, w := range warnings {
 				fmt.Fprintln(stderr, w.String())

@@ -239,13 +239,10 @@ var thirdRoundCases = []upstreamCase{
 		name: "argo rollouts istio-subset-split: canary and stable subsets select the same pods", source: "istio",
 		inputs:   []string{"argo-rollouts/istio-subset-split.yaml"},
 		warnings: []string{`DestinationRule (host istio-subset-split): spec.subsets: subsets "stable" and "canary" select the same pods (app=istio-subset-split)`},
-		absent:   []string{"kind not imported: argoproj.io/v1alpha1 Rollout"},
-		// The Service's targetPort is the name http, which the Rollout declares as 80 (the
-		// service port, so the value is right either way). `trellis import` keeps workload
-		// objects from the importer (it reads them for identities only), so the importer also
-		// warns that no workload of the input declares http; given the Rollout it resolves the
-		// name (adapters/istio TestImportNamedTargetPort). Not asserted: the CLI should pass
-		// workloads to the Istio importer.
+		// The Service's targetPort is the name http, which the Rollout declares as 80: `trellis
+		// import istio` gives the importer the workloads too, so the name resolves and nothing
+		// warns about it.
+		absent: []string{"kind not imported: argoproj.io/v1alpha1 Rollout", "targetPort http is a container port name no workload"},
 		check: func(t *testing.T, d *spec.Design) {
 			s := service(t, d, "istio-subset-split")
 			if versionNames(s) != "stable" || len(s.Ports) != 1 || s.Ports[0].TargetPort != 80 {
@@ -434,11 +431,15 @@ var thirdRoundCases = []upstreamCase{
 				t.Errorf("access to web-svc = %s, want denied to every caller (its only policy is malformed)", mustYAML(d.Spec.Security))
 			}
 		},
-		// Linkerd's translation cannot emit the deny rule (it says so); the allow rules survive.
+		// Linkerd expresses the deny-all rule as the Server with accessPolicy deny and no
+		// authorization, which imports back as the same rule; the allow rules survive.
 		roundTrip: "linkerd",
 		rtCheck: func(t *testing.T, d *spec.Design) {
 			if rs := accessTo(d, "voting-svc", spec.ActionAllow); len(rs) != 1 || rs[0].Sources[0].Identity != "web" {
 				t.Errorf("access to voting-svc through Linkerd = %s", mustYAML(rs))
+			}
+			if rs := accessTo(d, "web-svc", spec.ActionDeny); len(rs) != 1 || sourcesString(rs[0].Sources) != "service:*" {
+				t.Errorf("access to web-svc through Linkerd = %s, want denied to every caller", mustYAML(rs))
 			}
 			if rs := accessTo(d, "emoji-svc", spec.ActionAllow); len(rs) != 1 || sourcesString(rs[0].Sources) != "namespace:linkerd-stat-authz-test" {
 				t.Errorf("access to emoji-svc through Linkerd = %s", mustYAML(rs))
