@@ -58,6 +58,7 @@ var lossy = map[string]string{
 //   - annotations (tool settings such as trellis.dev/ignore are not copied into mesh objects);
 //   - identities of services that are never an access source (identities only appear in
 //     AuthorizationPolicy principals);
+//   - the source {service: "*"}, written as {namespace: "*"}: both are a rule without a source;
 //   - the tracing endpoint and access-log format (they live in meshConfig, not in CRDs);
 //   - health checks (Istio has none; the translation warns);
 //   - retry backoff maxInterval (Istio keeps the base interval; the maximum is 10× base);
@@ -69,9 +70,14 @@ func normalize(d *spec.Design) *spec.Design {
 	c.Metadata.Annotations = nil
 	sources := map[string]bool{}
 	if sec := c.Spec.Security; sec != nil {
-		for _, a := range sec.Access {
-			for _, s := range a.Sources {
+		for i := range sec.Access {
+			a := &sec.Access[i]
+			for k, s := range a.Sources {
 				sources[s.Service] = true
+				// Every service and every namespace are one rule without a source in Istio.
+				if s == (spec.Source{Service: "*"}) {
+					a.Sources[k] = spec.Source{Namespace: "*"}
+				}
 			}
 		}
 	}

@@ -85,3 +85,29 @@ test_lkd002_service_lookup_by_selector if {
 	fn := rules.lkd002.findings with input as object.union(mesh([s]), {"spec": {"services": none}})
 	[f.service | some f in fn] == ["web"]
 }
+
+# A Server the design closes on purpose (a deny rule of its service refusing every caller on
+# every port, or on the Server's port) is not reported; a deny of one caller, or on another port,
+# does not count.
+closing(access) := object.union(
+	mesh([object.union(server, {"spec": {"port": 9090, "podSelector": {"matchLabels": {"app": "api"}}}})]),
+	{"spec": {"services": [{"name": "api", "namespace": "ns", "selector": {"app": "api"}}], "security": {"access": access}}},
+)
+
+test_lkd002_closed_on_purpose if {
+	every access in [
+		[{"destination": "api", "action": "deny", "sources": [{"service": "*"}]}],
+		[{"destination": "api", "action": "deny", "sources": [{"namespace": "*"}], "when": [{"ports": [9090]}]}],
+	] {
+		count(rules.lkd002.findings) == 0 with input as closing(access)
+	}
+	every access in [
+		[{"destination": "api", "action": "deny", "sources": [{"service": "web"}]}],
+		[{"destination": "api", "action": "deny", "sources": [{"namespace": "*", "identity": "x"}]}],
+		[{"destination": "api", "action": "deny", "sources": [{"service": "*"}], "when": [{"ports": [8080]}]}],
+		[{"destination": "api", "action": "deny", "sources": [{"service": "*"}], "when": [{"ports": [9090], "paths": ["/x"]}]}],
+		[{"destination": "other", "action": "deny", "sources": [{"service": "*"}]}],
+	] {
+		count(rules.lkd002.findings) == 1 with input as closing(access)
+	}
+}

@@ -51,5 +51,50 @@ findings contains f if {
 	object.get(o.spec, "accessPolicy", "deny") == "deny"
 	not authorized_servers[o.metadata.name]
 	not namespace_wide[object.get(o.metadata, "namespace", "")]
+	not closed_on_purpose(o)
 	f := {"msg": sprintf("no AuthorizationPolicy authorizes Server %q: every request to its port is refused", [o.metadata.name]), "path": "spec", "object": lib.ref(o), "service": lib.server_service(o)}
+}
+
+# closed_on_purpose holds for a Server the design closes itself: a deny rule of the Server's
+# service refuses every caller (a source {service: "*"}, or {namespace: "*"} without an identity)
+# on every port, or with a condition that names only ports, the Server's among them. The Linkerd
+# adapter expresses such a rule as exactly this Server.
+closed_on_purpose(o) if {
+	some a in denials_of_everyone[lib.server_service(o)]
+	port_covered(a, o.spec.port)
+}
+
+# everyone_denials lists [destination, rule] of the deny rules that refuse every caller.
+everyone_denials := [[a.destination, a] |
+	some a in lib.access
+	object.get(a, "action", "allow") == "deny"
+	every_caller(a)
+]
+
+# denials_of_everyone maps a destination to its deny rules that refuse every caller (one pass:
+# OPA indexes the inner comprehension on the destination).
+denials_of_everyone := {dest: rules |
+	some p in everyone_denials
+	dest := p[0]
+	rules := [q[1] | some q in everyone_denials; q[0] == dest]
+}
+
+every_caller(a) if {
+	some s in a.sources
+	object.get(s, "service", "") == "*"
+}
+
+every_caller(a) if {
+	some s in a.sources
+	object.get(s, "namespace", "") == "*"
+	object.get(s, "identity", "") == ""
+}
+
+port_covered(a, _) if count(object.get(a, "when", [])) == 0
+
+port_covered(a, port) if {
+	some c in a.when
+	object.keys(c) == {"ports"}
+	some p in c.ports
+	p == port
 }
