@@ -43,6 +43,16 @@ type Importer interface {
 	Import(ctx context.Context, objs []*unstructured.Unstructured, opts ImportOptions) (*spec.Design, []Warning, error)
 }
 
+// WorkloadReader is implemented by importers that also read workload objects (Deployments,
+// StatefulSets, Pods, Argo Rollouts, ...) for what mesh objects leave out, such as the container
+// port a Service's named targetPort refers to. Callers that set workloads aside (`trellis import`
+// reads them for identities) give them to an importer only when ReadsWorkloads reports true.
+type WorkloadReader interface {
+	Importer
+	// ReadsWorkloads reports whether Import uses workload objects.
+	ReadsWorkloads() bool
+}
+
 // ImportOptions tunes an import.
 type ImportOptions struct {
 	// Name is the name of the resulting design. Default: the objects' namespace, or "imported".

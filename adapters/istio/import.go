@@ -61,6 +61,9 @@ type podPorts struct {
 	ports  map[string]int32
 }
 
+// ReadsWorkloads reports true: Import resolves named targetPorts from workload objects.
+func (*Adapter) ReadsWorkloads() bool { return true }
+
 // Import builds a design from Istio objects (and Kubernetes Services, which give ports and
 // protocols, and workload objects such as Deployments, Pods and Argo Rollouts, whose named
 // container ports give a Service's named targetPort its number): VirtualService,

@@ -41,8 +41,9 @@ const ClusterDomain = "svc.cluster.local"
 type Adapter struct{}
 
 var (
-	_ adapters.Adapter  = (*Adapter)(nil)
-	_ adapters.Importer = (*Adapter)(nil)
+	_ adapters.Adapter        = (*Adapter)(nil)
+	_ adapters.Importer       = (*Adapter)(nil)
+	_ adapters.WorkloadReader = (*Adapter)(nil)
 )
 
 // New returns the Istio adapter.

@@ -67,21 +67,24 @@ func importSourceNames() []string {
 	return names
 }
 
-func lookupImportSource(name string, opts adapters.ImportOptions) (ImportFunc, error) {
+// lookupImportSource finds a source by name; readsWorkloads is set for importers that are also
+// given the workload objects of the input (adapters.WorkloadReader).
+func lookupImportSource(name string, opts adapters.ImportOptions) (fn ImportFunc, readsWorkloads bool, err error) {
 	importSourcesMu.Lock()
 	fn, ok := importSources[name]
 	importSourcesMu.Unlock()
 	if ok {
-		return fn, nil
+		return fn, false, nil
 	}
 	if a, ok := adapters.Get(name); ok {
 		if imp, ok := a.(adapters.Importer); ok {
+			wr, ok := a.(adapters.WorkloadReader)
 			return func(ctx context.Context, objs []*unstructured.Unstructured) (*spec.Design, []adapters.Warning, error) {
 				return imp.Import(ctx, objs, opts)
-			}, nil
+			}, ok && wr.ReadsWorkloads(), nil
 		}
 	}
-	return nil, fmt.Errorf("unknown import source %q: expected %s", name, joinNames(importSourceNames()))
+	return nil, false, fmt.Errorf("unknown import source %q: expected %s", name, joinNames(importSourceNames()))
 }
 
 // newImportCmd builds `trellis import`: existing mesh or spec objects in, a design out.
@@ -110,7 +113,7 @@ kubectl get svc,virtualservices,destinationrules,peerauthentications,authorizati
 			if output != "yaml" && output != "json" {
 				return withCode(ExitUsage, fmt.Errorf("unknown output format %q: expected yaml or json", output))
 			}
-			fn, err := lookupImportSource(args[0], opts)
+			fn, readsWorkloads, err := lookupImportSource(args[0], opts)
 			if err != nil {
 				return withCode(ExitUsage, err)
 			}
@@ -168,9 +171,9 @@ kubectl get svc,virtualservices,destinationrules,peerauthentications,authorizati
 				}
 			}
 			in := meshObjs
-			if args[0] == "istio" {
-				// The Istio importer resolves a Service's named targetPort from the container
-				// ports of the workloads it selects.
+			if readsWorkloads {
+				// For example the Istio importer resolves a Service's named targetPort from the
+				// container ports of the workloads it selects.
 				in = slices.Clone(meshObjs)
 				for _, o := range workloads {
 					if _, _, ok := podTemplate(o); ok {
